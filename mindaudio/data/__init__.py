@@ -1,0 +1,1 @@
+"""Data: LibriSpeech preparation, manifests, features, augmentation, batching."""

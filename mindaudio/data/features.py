@@ -1,0 +1,80 @@
+"""The one feature function used by training, validation, evaluation and transcription.
+
+Log power spectrogram: STFT with a ``window_ms`` window (n_fft = window length, so 320 samples → 161 bins at
+16 kHz), ``hop_ms`` hop, frames centred on ``t * hop`` (zero padding of n_fft // 2 at both ends, as
+``librosa.stft(center=True, pad_mode="constant")``), ``log(|X|^2 + eps)``, then per-utterance normalisation.
+NumPy only.
+"""
+import numpy as np
+import soundfile
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used, with the path and the reason."""
+
+
+def _window(name, length):
+    """Periodic (DFT-even) window, the convention of scipy.signal.get_window and librosa."""
+    n = np.arange(length)
+    if name == "hamming":
+        return 0.54 - 0.46 * np.cos(2 * np.pi * n / length)
+    if name == "hann":
+        return 0.5 - 0.5 * np.cos(2 * np.pi * n / length)
+    raise ValueError(f"unknown window {name!r}")
+
+
+def frame_params(feat_cfg):
+    """(n_fft, hop) in samples."""
+    n_fft = int(round(feat_cfg.sample_rate * feat_cfg.window_ms / 1000))
+    hop = int(round(feat_cfg.sample_rate * feat_cfg.hop_ms / 1000))
+    return n_fft, hop
+
+
+def num_bins(feat_cfg):
+    return frame_params(feat_cfg)[0] // 2 + 1
+
+
+def num_frames(num_samples, feat_cfg):
+    """Frames the spectrogram of ``num_samples`` samples has (centred framing)."""
+    return 1 + num_samples // frame_params(feat_cfg)[1]
+
+
+def spectrogram(audio, feat_cfg):
+    """audio: [S] float → features: [F, T] float32, F = n_fft // 2 + 1, T = 1 + S // hop."""
+    n_fft, hop = frame_params(feat_cfg)
+    audio = np.asarray(audio, dtype=np.float64)
+    padded = np.pad(audio, n_fft // 2)
+    n = 1 + (len(padded) - n_fft) // hop
+    frames = np.lib.stride_tricks.as_strided(
+        padded, shape=(n, n_fft), strides=(padded.strides[0] * hop, padded.strides[0]), writeable=False)
+    power = np.abs(np.fft.rfft(frames * _window(feat_cfg.window, n_fft), axis=1)) ** 2
+    feats = np.log(power + feat_cfg.log_eps).T
+    if feat_cfg.normalize:
+        feats = (feats - feats.mean()) / (feats.std() + 1e-5)
+    return feats.astype(np.float32)
+
+
+def load_audio(path, sample_rate):
+    """Read a mono file at ``sample_rate`` as float32 in [-1, 1]. Training data must already be at that rate."""
+    try:
+        audio, sr = soundfile.read(path, dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises several types for missing/corrupt files
+        raise AudioError(f"cannot read audio {path}: {e}") from None
+    if sr != sample_rate:
+        raise AudioError(f"{path}: sample rate {sr} Hz, expected {sample_rate} Hz (run the preparation script)")
+    if audio.shape[0] == 0:
+        raise AudioError(f"{path}: empty audio")
+    return audio.mean(axis=1)
+
+
+def load_any_audio(path, sample_rate):
+    """Read wav/flac/... at any rate and channel count; mix down to mono and resample to ``sample_rate``."""
+    try:
+        audio, sr = soundfile.read(path, dtype="float32", always_2d=True)
+    except Exception as e:
+        raise AudioError(f"cannot read audio {path}: {e}") from None
+    audio = audio.mean(axis=1)
+    if sr != sample_rate:
+        import librosa
+        audio = librosa.resample(audio, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
+    return audio.astype(np.float32)

@@ -1,0 +1,1 @@
+"""Networks. Only this package, the dataset adapter, training and distributed setup import MindSpore."""

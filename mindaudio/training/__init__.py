@@ -1,0 +1,1 @@
+"""Training: learning-rate schedule, the train step, checkpoints and the loop."""

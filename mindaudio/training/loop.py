@@ -1,0 +1,241 @@
+"""The training loop: data plan → train step → metrics, validation and checkpoints, with exact resume."""
+import json
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn
+
+from mindaudio import distributed
+from mindaudio.config import save_config, to_dict
+from mindaudio.data.dataset import BatchSource, batch_plan, collate, feature_dim, load_utterances, make_dataset
+from mindaudio.data.features import load_audio, spectrogram
+from mindaudio.decoding import greedy_decode
+from mindaudio.metrics import ErrorRate
+from mindaudio.models.deepspeech2 import CTCLossCell, build_model, dynamic_inputs
+from mindaudio.text import Labels
+from mindaudio.training import checkpoint
+from mindaudio.training.schedule import build_optimizer, lr_at
+from mindaudio.training.step import TrainStep
+
+log = logging.getLogger("mindaudio.train")
+
+
+def setup_device(train_cfg):
+    ms.set_device(train_cfg.device_target, train_cfg.device_id)
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.set_seed(train_cfg.seed)
+    np.random.seed(train_cfg.seed)
+
+
+def setup_logging(run_dir, rank):
+    os.makedirs(run_dir, exist_ok=True)
+    name = "train.log" if rank == 0 else f"train_rank{rank}.log"
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    fh = logging.FileHandler(os.path.join(run_dir, name))
+    fh.setFormatter(fmt)
+    root.addHandler(fh)
+    if rank == 0:
+        sh = logging.StreamHandler(sys.stderr)
+        sh.setFormatter(fmt)
+        root.addHandler(sh)
+
+
+class EvalCell(nn.Cell):
+    """Forward pass for validation: (log_probs [T', B, C], out_lens [B], per-utterance loss / target length [B])."""
+
+    def __init__(self, network, blank):
+        super().__init__(auto_prefix=False)
+        self.network = network
+        self.ctc = nn.CTCLoss(blank=blank, reduction="none", zero_infinity=True)
+
+    def construct(self, feats, feat_lens, targets, target_lens):
+        log_probs, out_lens = self.network(feats, feat_lens)
+        losses = self.ctc(log_probs, targets, out_lens, target_lens)
+        return log_probs, out_lens, losses / target_lens.astype(ms.float32)
+
+
+def train_inputs(num_features):
+    feats, lens = dynamic_inputs(num_features)
+    return feats, lens, ms.Tensor(shape=[None, None], dtype=ms.int32), ms.Tensor(shape=[None], dtype=ms.int32)
+
+
+def validate(eval_cell, utts, cfg, labels):
+    """Greedy WER/CER and mean CTC loss over ``utts``; every utterance scored once."""
+    eval_cell.set_train(False)
+    errors, losses = ErrorRate(), []
+    order = np.argsort([u.duration for u in utts], kind="stable")
+    for start in range(0, len(order), cfg.eval.batch_size):
+        batch = [utts[i] for i in order[start:start + cfg.eval.batch_size]]
+        feats = [spectrogram(load_audio(u.audio_filepath, cfg.features.sample_rate), cfg.features) for u in batch]
+        x, xl, y, yl = collate(feats, [u.tokens for u in batch], cfg.data.pad_to_multiple)
+        log_probs, out_lens, loss = eval_cell(ms.Tensor(x), ms.Tensor(xl), ms.Tensor(y), ms.Tensor(yl))
+        for u, hyp in zip(batch, greedy_decode(log_probs.asnumpy(), out_lens.asnumpy(), labels)):
+            errors.update(u.text, hyp)
+        losses.extend(loss.asnumpy().tolist())
+    eval_cell.set_train(True)
+    finite = [v for v in losses if np.isfinite(v)]
+    return {"val_loss": float(np.mean(finite)) if finite else float("nan"), "val_wer": errors.wer,
+            "val_cer": errors.cer, "val_utterances": errors.utterances}
+
+
+class MetricsWriter:
+    """``metrics.jsonl``: one JSON object per line. On resume, lines past the resumed step are dropped."""
+
+    def __init__(self, path, resume_step=None):
+        self.path = path
+        if resume_step is not None and os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                keep = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+            with open(path, "w", encoding="utf-8") as f:
+                f.writelines(keep)
+        elif resume_step is None and os.path.exists(path):
+            os.remove(path)
+
+    def write(self, record):
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def find_resume(cfg, manager):
+    spec = cfg.train.resume
+    if not spec:
+        return None
+    if spec == "auto":
+        path = manager.latest()
+        if path is None:
+            log.info("resume=auto: no checkpoint in %s, starting a fresh run", manager.dir)
+        return path
+    if not os.path.isfile(spec):
+        raise FileNotFoundError(f"train.resume: no checkpoint file {spec}")
+    return spec
+
+
+def train(cfg):
+    """Run (or resume) a training described by ``cfg``. Returns the last validation result (or None)."""
+    rank, size = distributed.launched_ranks()
+    setup_device(cfg.train)
+    rank, size = distributed.setup()
+    run_dir = cfg.train.output_dir
+    setup_logging(run_dir, rank)
+    labels = Labels.from_config(cfg.text)
+    num_features = feature_dim(cfg)
+
+    utts, _ = load_utterances(cfg.data.train_manifest, cfg, labels, for_training=True)
+    val_utts = []
+    if cfg.data.val_manifest and rank == 0:
+        val_utts, _ = load_utterances(cfg.data.val_manifest, cfg, labels, for_training=False)
+        val_utts = [u for u in val_utts if u.text]
+    durations = [u.duration for u in utts]
+    steps_per_epoch = len(batch_plan(durations, cfg.train.batch_size, size, 0, cfg.train.seed, cfg.data.sortagrad))
+    total_steps = steps_per_epoch * cfg.train.epochs
+
+    network = build_model(cfg, num_features, len(labels))
+    loss_cell = CTCLossCell(network, labels.blank)
+    optimizer = build_optimizer(network.trainable_params(), cfg.train, total_steps)
+    reducer = nn.DistributedGradReducer(optimizer.parameters, mean=True, degree=size) if size > 1 else None
+    step_cell = TrainStep(loss_cell, optimizer, cfg.train, reducer)
+    step_cell.set_inputs(*train_inputs(num_features))
+    step_cell.set_train(True)
+    eval_cell = EvalCell(network, labels.blank)
+    eval_cell.set_inputs(*train_inputs(num_features))
+    state = checkpoint.training_state(network, optimizer, step_cell.scaler)
+    manager = checkpoint.CheckpointManager(run_dir, cfg.train.keep_checkpoints)
+
+    epoch, batch_in_epoch, global_step, best_wer = 0, 0, 0, float("inf")
+    resume_path = find_resume(cfg, manager)
+    if resume_path:
+        params, meta = checkpoint.load(resume_path)
+        checkpoint.restore(state, params, resume_path)
+        epoch, batch_in_epoch = int(meta["epoch"]), int(meta["batch_in_epoch"])
+        global_step, best_wer = int(meta["global_step"]), float(meta.get("best_wer", float("inf")))
+        log.info("resumed from %s: epoch %d, batch %d, step %d", resume_path, epoch, batch_in_epoch, global_step)
+    metrics = MetricsWriter(os.path.join(run_dir, "metrics.jsonl"), global_step if resume_path else None) \
+        if rank == 0 else None
+    if rank == 0:
+        save_config(cfg, os.path.join(run_dir, "config.yaml"))
+        n_params = sum(int(np.prod(p.shape)) for p in network.trainable_params())
+        log.info("DeepSpeech2: %s parameters, %d utterances (%.2f h), %d steps/epoch × %d epochs, %d rank(s), %s",
+                 f"{n_params:,}", len(utts), sum(durations) / 3600, steps_per_epoch, cfg.train.epochs, size,
+                 cfg.train.device_target)
+
+    def meta(ep, b):
+        return {"epoch": ep, "batch_in_epoch": b, "global_step": global_step, "best_wer": best_wer,
+                "config": json.dumps(to_dict(cfg))}
+
+    result = None
+    run_start, steps_run = time.time(), 0
+    while epoch < cfg.train.epochs:
+        plan = batch_plan(durations, cfg.train.batch_size, size, epoch, cfg.train.seed, cfg.data.sortagrad)
+        batches = [s[rank] for s in plan]
+        source = BatchSource(utts, batches, cfg, epoch, rank, augment=True, start=batch_in_epoch)
+        window = {"loss": [], "grad_norm": [], "skipped": 0, "utts": 0, "audio": 0.0, "time": 0.0}
+        t_last = time.time()
+        for i, (x, xl, y, yl) in enumerate(make_dataset(source, cfg.data.num_workers)
+                                           .create_tuple_iterator(num_epochs=1, output_numpy=True)):
+            index = batch_in_epoch + i
+            applied = int(optimizer.global_step.asnumpy().reshape(-1)[0])
+            loss, grad_norm, finite, scale = step_cell(ms.Tensor(x), ms.Tensor(xl), ms.Tensor(y), ms.Tensor(yl))
+            loss, finite = float(loss.asnumpy()), bool(finite.asnumpy())
+            now = time.time()
+            global_step += 1
+            steps_run += 1
+            if finite:
+                window["loss"].append(loss)
+                window["grad_norm"].append(float(grad_norm.asnumpy()))
+            else:
+                window["skipped"] += 1
+                log.warning("step %d: non-finite loss or gradients, update skipped (loss scale %.0f)",
+                            global_step, float(scale.asnumpy()))
+            window["utts"] += len(xl) * size
+            window["audio"] += float(sum(durations[j] for j in batches[index])) * size
+            window["time"] += now - t_last
+            t_last = now
+            last_of_epoch = index + 1 == len(batches)
+            if rank == 0 and (global_step % cfg.train.log_every == 0 or last_of_epoch):
+                done, remaining = steps_run, total_steps - global_step
+                eta = (now - run_start) / done * remaining
+                n = max(1, len(window["loss"]) + window["skipped"])
+                record = {"step": global_step, "epoch": epoch, "batch": index + 1,
+                          "loss": float(np.mean(window["loss"])) if window["loss"] else None,
+                          "lr": lr_at(applied, cfg.train.lr, cfg.train.warmup_steps, total_steps,
+                                      cfg.train.final_lr_ratio),
+                          "grad_norm": float(np.mean(window["grad_norm"])) if window["grad_norm"] else None,
+                          "step_time": window["time"] / n, "utterances_per_s": window["utts"] / window["time"],
+                          "audio_s_per_s": window["audio"] / window["time"], "skipped_steps": window["skipped"],
+                          "loss_scale": float(scale.asnumpy())}
+                metrics.write(record)
+                log.info("epoch %d [%d/%d] step %d loss %s lr %.2e |g| %s %.2fs/step %.1f audio-s/s ETA %s",
+                         epoch, index + 1, len(batches), global_step,
+                         "n/a" if record["loss"] is None else f"{record['loss']:.4f}", record["lr"],
+                         "n/a" if record["grad_norm"] is None else f"{record['grad_norm']:.2f}",
+                         record["step_time"], record["audio_s_per_s"], _hms(eta))
+                window = {"loss": [], "grad_norm": [], "skipped": 0, "utts": 0, "audio": 0.0, "time": 0.0}
+            if rank == 0 and cfg.train.ckpt_every and global_step % cfg.train.ckpt_every == 0 and not last_of_epoch:
+                manager.save(state, meta(epoch, index + 1))
+        epoch, batch_in_epoch = epoch + 1, 0
+        if rank == 0:
+            if val_utts and (epoch % cfg.train.val_every_epochs == 0 or epoch == cfg.train.epochs):
+                result = validate(eval_cell, val_utts, cfg, labels)
+                metrics.write({"step": global_step, "epoch": epoch - 1, **result})
+                log.info("epoch %d validation: loss %.4f WER %.2f CER %.2f (%d utterances)", epoch - 1,
+                         result["val_loss"], result["val_wer"], result["val_cer"], result["val_utterances"])
+                if result["val_wer"] < best_wer:
+                    best_wer = result["val_wer"]
+                    manager.save_best(state, meta(epoch, 0))
+            manager.save(state, meta(epoch, 0))
+    if rank == 0:
+        log.info("training finished: %d steps in %s", global_step, _hms(time.time() - run_start))
+    return result
+
+
+def _hms(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

@@ -1,0 +1,127 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile
+
+from mindaudio.config import Config
+from mindaudio.data.augment import spec_augment
+from mindaudio.data.dataset import (BatchSource, batch_plan, collate, ctc_min_frames, load_utterances,
+                                    output_frames)
+from mindaudio.data.features import spectrogram, load_audio
+from mindaudio.data.manifest import ManifestError, read_manifest, write_manifest
+from mindaudio.text import Labels
+
+
+@pytest.mark.parametrize("n, batch, world", [(37, 4, 1), (37, 4, 2), (37, 4, 3), (100, 8, 8), (9, 4, 2), (8, 1, 8)])
+@pytest.mark.parametrize("epoch", [0, 1, 5])
+def test_plan_uses_every_utterance_once_and_equal_steps(n, batch, world, epoch):
+    durations = np.random.default_rng(n).uniform(1, 20, n)
+    plan = batch_plan(durations, batch, world, epoch, seed=7)
+    assert all(len(step) == world for step in plan)                  # same number of batches on every rank
+    used = np.concatenate([b for step in plan for b in step])
+    assert sorted(used.tolist()) == list(range(n))                   # each utterance exactly once
+    assert all(1 <= len(b) <= batch for step in plan for b in step)
+
+
+def test_sortagrad_then_shuffled_buckets():
+    durations = np.random.default_rng(0).uniform(1, 20, 64)
+    first = batch_plan(durations, 4, 2, epoch=0, seed=1)
+    means = [durations[np.concatenate(s)].mean() for s in first]
+    assert means == sorted(means)                                    # epoch 0: in order of duration
+    later = batch_plan(durations, 4, 2, epoch=1, seed=1)
+    assert [durations[np.concatenate(s)].mean() for s in later] != means
+    assert later[0][0].tolist() == batch_plan(durations, 4, 2, epoch=1, seed=1)[0][0].tolist()  # reproducible
+    assert batch_plan(durations, 4, 2, epoch=2, seed=1)[0][0].tolist() != later[0][0].tolist() or \
+        batch_plan(durations, 4, 2, epoch=2, seed=1)[1][0].tolist() != later[1][0].tolist()
+    # buckets keep padding small: within a step, durations are neighbours in sorted order
+    spread = [np.ptp(durations[np.concatenate(s)]) for s in later]
+    assert max(spread) < 0.25 * np.ptp(durations)
+
+
+def test_plan_refuses_fewer_utterances_than_ranks():
+    with pytest.raises(ValueError, match="cannot fill"):
+        batch_plan([1.0], 4, 2)
+
+
+def test_output_frames_and_ctc_feasibility():
+    assert output_frames(1) == 1 and output_frames(100) == 50 and output_frames(101) == 51
+    assert ctc_min_frames([3, 3, 4]) == 4 and ctc_min_frames([1, 2, 3]) == 3
+
+
+def test_collate_pads_and_keeps_lengths():
+    feats = [np.ones((5, 7), np.float32), 2 * np.ones((5, 3), np.float32)]
+    x, xl, y, yl = collate(feats, [np.array([1, 2, 3]), np.array([4])], pad_to_multiple=4)
+    assert x.shape == (2, 1, 5, 8) and xl.tolist() == [7, 3] and yl.tolist() == [3, 1]
+    assert (x[1, 0, :, 3:] == 0).all() and (x[1, 0, :, :3] == 2).all() and y.tolist() == [[1, 2, 3], [4, 0, 0]]
+
+
+def _write_corpus(tmp_path, specs):
+    """specs: list of (id, seconds, text) → manifest path."""
+    entries = []
+    for uid, seconds, text in specs:
+        path = tmp_path / f"{uid}.wav"
+        n = int(seconds * 16000)
+        soundfile.write(path, (np.random.default_rng(len(uid)).standard_normal(n) * 0.1).astype(np.float32), 16000)
+        entries.append({"id": uid, "audio_filepath": str(path), "duration": n / 16000, "text": text})
+    manifest = tmp_path / "m.json"
+    write_manifest(str(manifest), entries)
+    return str(manifest)
+
+
+def test_filters_count_every_dropped_utterance(tmp_path, caplog):
+    cfg = Config()
+    cfg.data.min_duration, cfg.data.max_duration = 0.5, 3.0
+    manifest = _write_corpus(tmp_path, [
+        ("ok", 1.0, "HELLO THERE"), ("short", 0.3, "HI"), ("long", 3.5, "TOO LONG"), ("empty", 1.0, ""),
+        ("odd", 1.0, "CAFÉ, NO"), ("tight", 0.6, "A TRANSCRIPT FAR TOO LONG FOR SIX TENTHS OF A SECOND"),
+        ("apos", 1.0, "don't")])
+    utts, counts = load_utterances(manifest, cfg, Labels.from_config(cfg.text))
+    assert [u.id for u in utts] == ["ok", "apos"]
+    assert counts == {"total": 7, "kept": 2, "too_short": 1, "too_long": 1, "empty_text": 1,
+                      "unknown_characters": 1, "audio_shorter_than_transcript": 1}
+    assert utts[1].text == "DON'T" and utts[1].tokens[3] == 1
+    assert "É" in caplog.text and "dropped" in caplog.text
+
+
+def test_manifest_errors_name_the_line(tmp_path):
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps({"id": "a", "audio_filepath": "/x.wav", "duration": 1.0, "text": "A"}) + "\n"
+                 + json.dumps({"id": "b", "duration": 1.0, "text": "B"}) + "\n")
+    with pytest.raises(ManifestError, match=r"m.json:2: missing field\(s\) \['audio_filepath'\]"):
+        read_manifest(str(p))
+    p.write_text("{not json\n")
+    with pytest.raises(ManifestError, match="m.json:1: not valid JSON"):
+        read_manifest(str(p))
+
+
+def test_batch_source_and_specaugment(tmp_path):
+    cfg = Config()
+    cfg.augment.time_width, cfg.augment.time_ratio = 20, 0.2
+    manifest = _write_corpus(tmp_path, [("a", 1.0, "AB"), ("b", 2.0, "CD")])
+    utts, _ = load_utterances(manifest, cfg, Labels.from_config(cfg.text))
+    plain = BatchSource(utts, [np.array([0, 1])], cfg, augment=False)[0]
+    aug = BatchSource(utts, [np.array([0, 1])], cfg, augment=True)[0]
+    again = BatchSource(utts, [np.array([0, 1])], cfg, augment=True)[0]
+    x, xl = plain[0], plain[1]
+    assert xl.tolist() == [101, 201] and x.shape[-1] % cfg.data.pad_to_multiple == 0
+    ref = spectrogram(load_audio(utts[0].audio_filepath, 16000), cfg.features)
+    np.testing.assert_array_equal(x[0, 0, :, :101], ref)             # no augmentation unless asked
+    np.testing.assert_array_equal(aug[0], again[0])                   # deterministic from (seed, epoch, rank, batch)
+    changed = aug[0] != x
+    assert changed.any()
+    for b, n in enumerate(xl):
+        assert not changed[b, 0, :, n:].any()                         # masks never touch padding
+        assert (aug[0][b, 0, :, n:] == 0).all()
+
+
+def test_spec_augment_mask_shapes():
+    cfg = Config().augment
+    cfg.freq_masks, cfg.freq_width, cfg.time_masks, cfg.time_width, cfg.time_ratio = 1, 10, 1, 5, 1.0
+    feats = np.ones((161, 50), np.float32)
+    out = spec_augment(feats, cfg, np.random.default_rng(3))
+    zero_rows = np.where((out == 0).all(axis=1))[0]
+    zero_cols = np.where((out == 0).all(axis=0))[0]
+    assert len(zero_rows) <= 10 and len(zero_cols) <= 5
+    assert ((out == 0) == (np.isin(np.arange(161), zero_rows)[:, None] | np.isin(np.arange(50), zero_cols))).all()
+    assert (feats == 1).all()                                         # input untouched

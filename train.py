@@ -1,0 +1,29 @@
+#!/usr/bin/env python
+"""Train DeepSpeech2: ``python train.py -c deepspeech2.yaml [-o section.key=value ...]``.
+
+Single device by default; under ``mpirun``/``msrun`` the ranks form one data-parallel training.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from mindaudio.config import ConfigError, add_config_args, load_config  # noqa: E402
+
+
+def main(argv=None):
+    parser = add_config_args(argparse.ArgumentParser(description=__doc__,
+                                                     formatter_class=argparse.RawDescriptionHelpFormatter),
+                             default="deepspeech2.yaml")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.override)
+    except ConfigError as e:
+        parser.exit(2, f"config error: {e}\n")
+    from mindaudio.training.loop import train
+    train(cfg)
+
+
+if __name__ == "__main__":
+    main()
