@@ -26,20 +26,26 @@ def _pair(v):
 class Conv2d(nn.Cell):
     """Conv2d without bias, NCHW, 'pad' mode with symmetric padding (pad_f, pad_t).
 
-    Same parameter name/shape as nn.Conv2d: ``self.weight`` [C_out, C_in, kF, kT], so checkpoints move between CPU
-    and Ascend.  Input x: [N, C_in, F, T] -> [N, C_out, F_out, T_out] with
+    Same parameter name/shape as nn.Conv2d: ``self.weight`` [C_out, C_in, kF, kT] (default init HeUniform(sqrt(5)),
+    nn.Conv2d's), so checkpoints move between CPU and Ascend.  x: [N, C_in, F, T] -> [N, C_out, F_out, T_out] with
     F_out = (F + 2*pad_f - kF) // stride_f + 1 and T_out = (T + 2*pad_t - kT) // stride_t + 1.
 
-    fast_cpu=False: the native Conv2D primitive (use on Ascend / GPU).
-    fast_cpu=True:  a matmul formulation built from pad, strided slices, stack, reshape and one BatchMatMul per
-                    time-stride phase (see ``_shift_conv``); numerically equal to the native conv up to float32
-                    summation order, forward and backward, graph mode with dynamic N and T.
-    method (fast_cpu only): "shift" (default) or "im2col" (full im2col + one matmul; needs C_in*kF*kT x output
-                    memory, only sensible for C_in == 1).  "auto" picks "shift".
+    fast_cpu=False: the native Conv2D primitive (the Ascend path).
+    fast_cpu=True:  a matmul formulation for MindSpore's CPU backend, whose Conv2D runs at ~1 GFLOP/s on these
+        kernels.  Only pad, reshape/unstack (stride phases), contiguous slices, stack, transpose and one 2-D MatMul
+        per time-stride phase; equal to the native conv up to float32 summation order, forward and backward; graph
+        mode with dynamic N and T (C and F static).  "Frequency unfold + time shift":
+          A[(c, kf), (n, f, l)]  = xpad[n, c, s_f*f + kf, s_t*l + p]            (kF slices, stacked)
+          Y[(j, o), (n, f, l)]   = sum_{c,kf} w[o, c, kf, p + s_t*j] * A         (one MatMul, K = C_in*kF)
+          out[n, o, f, t]       += Y[(j, o), (n, f, t + j)]                      (kT shifted slices, summed)
+        for each time-stride phase p (taps kt = p + s_t*j).  Memory ~kF/s_f x input + ~kT x output (full im2col
+        needs kF*kT x output).  Measured on 2 cores, batch 8, 32 channels, graph mode, forward / forward+backward:
+          conv1 [8,1,161,400]:  0.09 / 0.22 s  (native 5.2 / 11 s; ops.unfold+matmul 0.07 / 0.41 s)
+          conv2 [8,32,81,200]:  0.50 / 1.25 s  (native ~50 / ~100 s extrapolated from N=1; unfold ~1.3 / ~12 s)
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, fast_cpu: bool,
-                 weight_init=None, method="auto"):
+                 weight_init=None):
         super().__init__()
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
@@ -48,91 +54,92 @@ class Conv2d(nn.Cell):
         self.padding = _pair(padding)
         self.fast_cpu = bool(fast_cpu)
         if weight_init is None:
-            weight_init = HeUniform(math.sqrt(5))  # nn.Conv2d's default (PyTorch's kaiming_uniform(a=sqrt(5)))
+            weight_init = HeUniform(math.sqrt(5))  # nn.Conv2d's default (= PyTorch's kaiming_uniform_(a=sqrt(5)))
         shape = [self.out_channels, self.in_channels, *self.kernel_size]
         self.weight = ms.Parameter(initializer(weight_init, shape, ms.float32), name="weight")
 
-        k_f, k_t = self.kernel_size
-        s_f, s_t = self.stride
         p_f, p_t = self.padding
-        if method == "auto":
-            method = "shift"
-        if method not in ("shift", "im2col", "unfold"):
-            raise ValueError(f"unknown method {method}")
-        self.method = method
+        # Primitive MatMul, not ops.matmul: the latter (MatMulExt) transposes its inputs explicitly in the backward
+        # pass (~0.2 s per call at DS2 sizes); MatMul's bprop uses the transpose flags instead.
+        self.matmul = ops.MatMul()
         self.conv2d = ops.Conv2D(out_channel=self.out_channels, kernel_size=self.kernel_size, mode=1,
                                  pad_mode="pad", pad=(p_f, p_f, p_t, p_t), stride=self.stride)
-        # time-stride phases: tap kt = p + s_t * j reads phase p of the padded input at position t + j
-        self.phases = tuple((p, len(range(p, k_t, s_t))) for p in range(min(s_t, k_t)))
 
-    # ------------------------------------------------------------------ helpers
+    def extend_repr(self):
+        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, fast_cpu={self.fast_cpu}")
+
     def _out_sizes(self, f, t):
         k_f, k_t = self.kernel_size
         s_f, s_t = self.stride
         p_f, p_t = self.padding
         return (f + 2 * p_f - k_f) // s_f + 1, (t + 2 * p_t - k_t) // s_t + 1
 
-    def _shift_conv(self, x):
-        """Unfold the frequency axis (kF strided slices, stacked), keep time taps as shifted sums.
+    def _phase_split(self, x):
+        """x [C, N, F, T] -> zero-padded stride phases, without any step>1 StridedSlice.
 
-        For each time-stride phase p (taps kt = p + s_t*j, j < n_p):
-            A_p[n, (c, kf), (f, i)] = xpad[n, c, s_f*f + kf, p + s_t*i]          i < T_out + n_p - 1
-            Y_p = W_p @ A_p,   W_p[(j, o), (c, kf)] = w[o, c, kf, p + s_t*j]        (BatchMatMul, W broadcast)
-            out[n, o, f, t] += Y_p[n, j, o, f, t + j]
-        Memory: kF x the (phase-cropped) input and kT x the output, instead of kF*kT x for im2col.
+        (MindSpore 2.10's CPU StridedSliceGrad fails -- "input memory out of bounds" -- for a step on a non-last
+        axis when the trailing axes are whole, and step slices are slow; reshape + unstack is neither.)
+        Returns (phase, f_out, t_out, length): phase[q][p] [C, N, M_f, length] with
+            phase[q][p][c, n, m, l] = xpad[n, c, s_f*m + q, s_t*l + p],   length = t_out + ceil(kT/s_t) - 1.
         """
         k_f, k_t = self.kernel_size
         s_f, s_t = self.stride
         p_f, p_t = self.padding
-        n, c, f, t = x.shape
+        c, n, f, t = x.shape
         f_out, t_out = self._out_sizes(f, t)
-        c_out = self.out_channels
-        xp = ops.pad(x, (p_t, p_t, p_f, p_f))
-        f_end = s_f * (f_out - 1) + 1
-        out = None
-        for p, n_p in self.phases:
-            length = t_out + n_p - 1
-            t_end = p + s_t * (length - 1) + 1
-            cols = [xp[:, :, kf:kf + f_end:s_f, p:t_end:s_t] for kf in range(k_f)]
-            a = ops.stack(cols, axis=2).reshape(n, c * k_f, f_out * length)
-            w = self.weight[:, :, :, p::s_t] if s_t > 1 else self.weight
-            w = w.transpose(3, 0, 1, 2).reshape(n_p * c_out, c * k_f)
-            y = ops.matmul(w, a).reshape(n, n_p, c_out, f_out, length)
-            ys = ops.unstack(y, axis=1)
-            for j in range(n_p):
-                yj = ys[j][:, :, :, j:j + t_out]
-                out = yj if out is None else out + yj
-        return out
+        m_f = f_out - 1 + -(-k_f // s_f)          # rows per frequency phase
+        length = t_out - 1 + -(-k_t // s_t)       # columns per time phase
+        rows = s_f * m_f
+        f_pad = f + 2 * p_f
+        extra_f = max(rows - f_pad, 0)
+        extra_t = s_t * -(-k_t // s_t) - k_t      # static bound on the missing columns (< s_t)
+        xp = ops.pad(x, (p_t, p_t + extra_t, p_f, p_f + extra_f))
+        if rows < f_pad + extra_f:
+            xp = xp[:, :, :rows]
+        if s_t > 1:
+            xp = xp[:, :, :, :s_t * length]      # dynamic end (T is dynamic)
+        if s_f == 1 and s_t == 1:
+            return [[xp]], f_out, t_out, length
+        xp = xp.reshape(c, n, m_f, s_f, length, s_t)
+        fph = ops.unstack(xp, axis=3) if s_f > 1 else [xp.squeeze(3)]
+        phase = [ops.unstack(xq, axis=4) if s_t > 1 else [xq.squeeze(4)] for xq in fph]
+        return phase, f_out, t_out, length
 
-    def _im2col_conv(self, x):
+    def _freq_unfold(self, phase, p, f_out):
+        """A[c, kf, n, f, l] = xpad[n, c, s_f*f + kf, s_t*l + p]  ([C, kF, N, F_out, length])."""
+        s_f = self.stride[0]
+        cols = []
+        for kf in range(self.kernel_size[0]):
+            q, i = kf % s_f, kf // s_f
+            cols.append(phase[q][p][:, :, i:i + f_out, :])
+        return ops.stack(cols, axis=1)
+
+    def _fast_conv(self, x):
         k_f, k_t = self.kernel_size
-        s_f, s_t = self.stride
-        p_f, p_t = self.padding
-        n, c, f, t = x.shape
-        f_out, t_out = self._out_sizes(f, t)
-        xp = ops.pad(x, (p_t, p_t, p_f, p_f))
-        f_end = s_f * (f_out - 1) + 1
-        t_end = s_t * (t_out - 1) + 1
-        t_len = s_t * (t_out - 1) + k_t
-        fcols = [xp[:, :, kf:kf + f_end:s_f, :t_len] for kf in range(k_f)]
-        a = ops.stack(fcols, axis=2)  # [n, c, kF, F_out, T']
-        tcols = [a[:, :, :, :, kt:kt + t_end:s_t] for kt in range(k_t)]
-        a = ops.stack(tcols, axis=3).reshape(n, c * k_f * k_t, f_out * t_out)
-        w = self.weight.reshape(self.out_channels, c * k_f * k_t)
-        return ops.matmul(w, a).reshape(n, self.out_channels, f_out, t_out)
-
-    def _unfold_conv(self, x):
-        n, c, f, t = x.shape
-        f_out, t_out = self._out_sizes(f, t)
-        cols = ops.unfold(x, self.kernel_size, 1, self.padding, self.stride)  # [n, c*kF*kT, L]
-        w = self.weight.reshape(self.out_channels, -1)
-        return ops.matmul(w, cols).reshape(n, self.out_channels, f_out, t_out)
+        s_t = self.stride[1]
+        c_out = self.out_channels
+        n, c = x.shape[0], x.shape[1]
+        phase, f_out, t_out, length = self._phase_split(x.transpose(1, 0, 2, 3))
+        n_max = -(-k_t // s_t)  # taps of the largest time phase; length - t_out == n_max - 1
+        # "shift": for each time phase p (taps kt = p + s_t*j, j < n_p):
+        #   Y_p[(j, o), (n, f, l)] = sum_{c, kf} w[o, c, kf, p + s_t*j] * xpad[n, c, s_f*f + kf, p + s_t*l]
+        #   out[n, o, f, t] += Y_p[(j, o), (n, f, t + j)]
+        wts = ops.unstack(self.weight.transpose(3, 0, 1, 2), axis=0)  # kT x [C_out, C_in, kF]
+        out = None
+        for p in range(min(s_t, k_t)):
+            taps = list(range(p, k_t, s_t))
+            w = ops.stack([wts[kt] for kt in taps], axis=0).reshape(len(taps) * c_out, c * k_f)
+            a = self._freq_unfold(phase, p, f_out).reshape(c * k_f, n * f_out * length)
+            y = self.matmul(w, a).reshape(len(taps), c_out, n, f_out, length)
+            ys = ops.unstack(y, axis=0)
+            for j in range(len(taps)):
+                stop = j + 1 - n_max
+                yj = ys[j][..., j:stop] if stop < 0 else ys[j][..., j:]
+                out = yj if out is None else out + yj
+        return out.transpose(1, 0, 2, 3)
 
     def construct(self, x):
-        if not self.fast_cpu:
-            return self.conv2d(x, self.weight)
-        if self.method == "im2col":
-            return self._im2col_conv(x)
-        if self.method == "unfold":
-            return self._unfold_conv(x)
-        return self._shift_conv(x)
+        if self.fast_cpu:
+            return self._fast_conv(x)
+        return self.conv2d(x, self.weight)

@@ -1,0 +1,82 @@
+"""The network: parameter count, a full-size forward pass, and padding invariance."""
+import numpy as np
+import pytest
+
+import mindspore as ms
+
+from mindaudio.config import Config
+from mindaudio.data.dataset import collate, output_frames
+from mindaudio.models.deepspeech2 import build_model, dynamic_inputs
+
+ms.set_device("CPU")
+ms.set_context(mode=ms.GRAPH_MODE)
+
+
+def cpu_config(**model):
+    cfg = Config()
+    cfg.train.device_target = "CPU"
+    for k, v in model.items():
+        setattr(cfg.model, k, v)
+    return cfg
+
+
+def expected_parameters(channels=32, kernel=(41, 11), hidden=1024, layers=5, classes=29, features=161):
+    conv1 = channels * 1 * kernel[0] * kernel[1]             # no bias
+    conv2 = channels * channels * kernel[0] * kernel[1]
+    bn = 2 * (2 * channels)                                  # gamma and beta of two BatchNorms
+    freq = features
+    for _ in range(2):
+        freq = (freq - 1) // 2 + 1                           # 161 → 81 → 41
+    rnn_in = channels * freq                                 # 32 × 41 = 1312
+
+    def lstm(inp):                                           # one direction: 4 gates, input + hidden weights, 2 biases
+        return 4 * hidden * (inp + hidden) + 2 * 4 * hidden
+    rnns = 2 * lstm(rnn_in) + (layers - 1) * 2 * lstm(hidden)
+    fc = hidden * classes + classes
+    return conv1 + conv2 + bn + rnns + fc
+
+
+def count(net):
+    return sum(int(np.prod(p.shape)) for p in net.trainable_params())
+
+
+def test_full_network_parameter_count_and_forward():
+    # 14,432 + 461,824 + 128 + 2·(4·1024·2336 + 8192) + 4·2·(4·1024·2048 + 8192) + 29,725 = 86,833,405
+    assert expected_parameters() == 86_833_405
+    net = build_model(cpu_config(), 161, 29)
+    assert count(net) == 86_833_405
+    net.set_train(False)
+    x = np.random.default_rng(0).standard_normal((1, 1, 161, 40)).astype(np.float32)
+    log_probs, lengths = net(ms.Tensor(x), ms.Tensor(np.array([40], np.int32)))
+    assert log_probs.shape == (20, 1, 29) and lengths.asnumpy().tolist() == [20]
+    np.testing.assert_allclose(np.exp(log_probs.asnumpy()).sum(-1), 1.0, rtol=1e-5)
+
+
+def test_small_network_parameter_count():
+    net = build_model(cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=2), 161, 29)
+    assert count(net) == expected_parameters(4, (41, 11), 16, 2)
+
+
+def test_padding_never_changes_results():
+    """Each utterance alone equals the same utterance inside a padded batch, on every valid frame."""
+    net = build_model(cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=2), 161, 29)
+    net.set_train(False)
+    net.set_inputs(*dynamic_inputs(161))
+    rng = np.random.default_rng(1)
+    # give BatchNorm non-trivial statistics so that its output at padded positions is not zero
+    for cell in (net.conv1.bn, net.conv2.bn):
+        cell.moving_mean.set_data(ms.Tensor(rng.standard_normal(4).astype(np.float32)))
+        cell.moving_variance.set_data(ms.Tensor(rng.uniform(0.5, 2, 4).astype(np.float32)))
+    lengths = [37, 64, 50, 9]
+    feats = [rng.standard_normal((161, t)).astype(np.float32) for t in lengths]
+    dummy = [np.zeros(1, np.int32)] * len(feats)
+    x, xl, _, _ = collate(feats, dummy, pad_to_multiple=16)
+    batch_out, batch_lens = net(ms.Tensor(x), ms.Tensor(xl))
+    batch_out = batch_out.asnumpy()
+    assert batch_lens.asnumpy().tolist() == output_frames(lengths).tolist()
+    for b, f in enumerate(feats):
+        x1, xl1, _, _ = collate([f], dummy[:1], pad_to_multiple=1)
+        alone, n = net(ms.Tensor(x1), ms.Tensor(xl1))
+        n = int(n.asnumpy()[0])
+        assert alone.shape[0] == n
+        np.testing.assert_allclose(batch_out[:n, b], alone.asnumpy()[:, 0], atol=2e-5)

@@ -1,0 +1,165 @@
+"""Train step, learning-rate schedule, checkpoints and exact resume after SIGKILL (CPU, small network)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import mindspore as ms
+from mindspore import nn
+
+from mindaudio.config import Config, TrainConfig
+from mindaudio.training import checkpoint
+from mindaudio.training.schedule import WarmupCosineLR, build_optimizer, lr_at
+from mindaudio.training.step import TrainStep
+
+ms.set_device("CPU")
+ms.set_context(mode=ms.GRAPH_MODE)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class LinearLoss(nn.Cell):
+    """loss = Σ w·c: the gradient is the constant c, so Adam's (bias-corrected) update is exactly lr · sign(c)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = ms.Parameter(ms.Tensor(np.zeros(4, np.float32)), name="w")
+
+    def construct(self, c, unused1, unused2, unused3):
+        return (self.w * c).sum()
+
+
+def test_schedule_formula():
+    sched = WarmupCosineLR(1e-3, 10, 100, 0.01)
+    for step in [0, 4, 9, 10, 50, 99, 100, 150]:
+        assert float(sched(ms.Tensor(step, ms.int32)).asnumpy()) == pytest.approx(lr_at(step, 1e-3, 10, 100, 0.01),
+                                                                                  rel=1e-5)
+    assert lr_at(0, 1e-3, 10, 100, 0.01) == pytest.approx(1e-4) and lr_at(9, 1e-3, 10, 100, 0.01) == 1e-3
+    assert lr_at(100, 1e-3, 10, 100, 0.01) == pytest.approx(1e-5)
+
+
+def test_optimizer_applies_the_scheduled_lr():
+    cfg = TrainConfig(lr=0.1, warmup_steps=3, final_lr_ratio=0.1, adam_eps=1e-12, grad_clip=1e6)
+    net = LinearLoss()
+    opt = build_optimizer(net.trainable_params(), cfg, total_steps=8)
+    step = TrainStep(net, opt, cfg)
+    c = ms.Tensor(np.array([1.0, -2.0, 3.0, -0.5], np.float32))
+    for k in range(8):
+        before = net.w.asnumpy().copy()
+        loss, norm, finite, _ = step(c, c, c, c)
+        assert bool(finite.asnumpy())
+        update = net.w.asnumpy() - before
+        np.testing.assert_allclose(update, -lr_at(k, 0.1, 3, 8, 0.1) * np.sign(c.asnumpy()), rtol=1e-4)
+    assert float(norm.asnumpy()) == pytest.approx(np.linalg.norm(c.asnumpy()), rel=1e-5)
+
+
+def test_gradient_clipping():
+    cfg = TrainConfig(lr=0.1, warmup_steps=0, grad_clip=1.0, adam_eps=1e-12)
+    net = LinearLoss()
+    opt = nn.SGD(net.trainable_params(), learning_rate=1.0)
+    step = TrainStep(net, opt, cfg)
+    c = np.array([3.0, 4.0, 0.0, 0.0], np.float32)               # norm 5 → clipped to norm 1
+    _, norm, _, _ = step(*[ms.Tensor(c)] * 4)
+    assert float(norm.asnumpy()) == pytest.approx(5.0)
+    np.testing.assert_allclose(net.w.asnumpy(), -c / 5.0, rtol=1e-4)
+
+
+def test_non_finite_step_is_skipped():
+    cfg = TrainConfig(lr=0.1, warmup_steps=0, loss_scale=1024.0)
+    net = LinearLoss()
+    opt = build_optimizer(net.trainable_params(), cfg, total_steps=10)
+    step = TrainStep(net, opt, cfg)
+    good = ms.Tensor(np.ones(4, np.float32))
+    step(good, good, good, good)
+    w, applied = net.w.asnumpy().copy(), int(opt.global_step.asnumpy().reshape(-1)[0])
+    bad = ms.Tensor(np.array([1.0, np.nan, 1.0, np.inf], np.float32))
+    loss, _, finite, scale = step(bad, bad, bad, bad)
+    assert not bool(finite.asnumpy())
+    np.testing.assert_array_equal(net.w.asnumpy(), w)              # no update
+    assert int(opt.global_step.asnumpy().reshape(-1)[0]) == applied  # the schedule does not advance
+    _, _, finite, scale = step(good, good, good, good)
+    assert bool(finite.asnumpy()) and float(scale.asnumpy()) == 512.0  # loss scale halved after the overflow
+
+
+def test_checkpoint_round_trip(tmp_path):
+    cfg = TrainConfig(lr=0.1, warmup_steps=0)
+    net = LinearLoss()
+    opt = build_optimizer(net.trainable_params(), cfg, total_steps=10)
+    step = TrainStep(net, opt, cfg)
+    c = ms.Tensor(np.arange(4, dtype=np.float32) + 1)
+    for _ in range(3):
+        step(c, c, c, c)
+    state = checkpoint.training_state(net, opt, step.scaler)
+    assert {"w", "optimizer.global_step", "optimizer.moment1.w", "scaler.scale_value"} <= set(state)
+    path = str(tmp_path / "a.ckpt")
+    checkpoint.save(path, state, {"epoch": 2, "batch_in_epoch": 5, "global_step": 3, "best_wer": 12.5,
+                                  "config": "{}"})
+    assert os.listdir(tmp_path) == ["a.ckpt"]                      # no temporary left behind
+    saved = {k: v.asnumpy().copy() for k, v in state.items()}
+    step(c, c, c, c)
+    params, meta = checkpoint.load(path)
+    checkpoint.restore(state, params, path)
+    assert meta == {"epoch": 2, "batch_in_epoch": 5, "global_step": 3, "best_wer": 12.5, "config": "{}"}
+    for k, v in state.items():
+        np.testing.assert_array_equal(v.asnumpy(), saved[k])
+    with open(tmp_path / "broken.ckpt", "wb") as f:
+        f.write(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="broken.ckpt"):
+        checkpoint.load(str(tmp_path / "broken.ckpt"))
+
+
+def _train_cmd(demo_data, out_dir, *extra):
+    return [sys.executable, os.path.join(REPO, "train.py"), "-c", os.path.join(REPO, "examples", "demo", "demo.yaml"),
+            "-o", f"data.train_manifest={demo_data['train_small']}", "-o", f"data.val_manifest={demo_data['val']}",
+            "-o", f"train.output_dir={out_dir}", "-o", "model.conv_channels=4", "-o", "model.rnn_hidden=16",
+            "-o", "model.rnn_layers=1", "-o", "train.epochs=2", "-o", "train.batch_size=4",
+            "-o", "train.log_every=2", "-o", "train.ckpt_every=3", "-o", "train.keep_checkpoints=2",
+            "-o", "data.num_workers=1", *extra]
+
+
+def _final_weights(run_dir):
+    ckpts = sorted(f for f in os.listdir(os.path.join(run_dir, "checkpoints")) if f.startswith("step_"))
+    params, meta = checkpoint.load(os.path.join(run_dir, "checkpoints", ckpts[-1]))
+    return {k: v.asnumpy() for k, v in params.items()}, meta
+
+
+def test_sigkill_then_resume_equals_uninterrupted_run(demo_data, tmp_path):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    full = tmp_path / "full"
+    subprocess.run(_train_cmd(demo_data, full), check=True, capture_output=True, env=env)
+    records = [json.loads(line) for line in open(full / "metrics.jsonl")]
+    train_records = [r for r in records if "loss" in r]
+    val_records = [r for r in records if "val_wer" in r]
+    assert len(val_records) == 2 and train_records[-1]["step"] == 24     # 48 utterances / 4 × 2 epochs
+    for key in ("step", "epoch", "loss", "lr", "grad_norm", "step_time", "utterances_per_s", "audio_s_per_s"):
+        assert key in train_records[0]
+    for key in ("val_loss", "val_wer", "val_cer"):
+        assert np.isfinite(val_records[-1][key])
+    assert os.path.exists(full / "config.yaml") and os.path.exists(full / "checkpoints" / "best.ckpt")
+    assert len([f for f in os.listdir(full / "checkpoints") if f.startswith("step_")]) == 2   # keep_checkpoints
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_train_cmd(demo_data, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
+    target = killed / "checkpoints" / "step_000000015.ckpt"        # mid-epoch 1 (12 steps per epoch)
+    deadline = time.time() + 300
+    while not target.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert target.exists(), "the run ended before the checkpoint this test kills after"
+    assert not (killed / "checkpoints" / "step_000000024.ckpt").exists()
+    subprocess.run(_train_cmd(demo_data, killed, "-o", "train.resume=auto"), check=True, capture_output=True,
+                   env=env)
+    want, want_meta = _final_weights(full)
+    got, got_meta = _final_weights(killed)
+    assert got_meta["global_step"] == want_meta["global_step"] == 24
+    assert set(got) == set(want)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-6, err_msg=name)
+    resumed = [json.loads(line) for line in open(killed / "metrics.jsonl")]
+    assert [r["step"] for r in resumed if "loss" in r] == [r["step"] for r in train_records]
