@@ -125,3 +125,16 @@ def test_spec_augment_mask_shapes():
     assert len(zero_rows) <= 10 and len(zero_cols) <= 5
     assert ((out == 0) == (np.isin(np.arange(161), zero_rows)[:, None] | np.isin(np.arange(50), zero_cols))).all()
     assert (feats == 1).all()                                         # input untouched
+
+
+def test_unreadable_audio_is_left_out_loudly(tmp_path, caplog):
+    cfg = Config()
+    manifest = _write_corpus(tmp_path, [("a", 1.0, "AB"), ("b", 2.0, "CD")])
+    utts, _ = load_utterances(manifest, cfg, Labels.from_config(cfg.text))
+    with open(utts[1].audio_filepath, "wb") as f:
+        f.write(b"RIFF garbage")
+    x, xl, y, yl = BatchSource(utts, [np.array([0, 1])], cfg)[0]
+    assert xl.tolist() == [101] and yl.tolist() == [2]
+    assert "utterance b left out" in caplog.text
+    with pytest.raises(Exception, match="no readable audio"):
+        BatchSource(utts, [np.array([1])], cfg)[0]

@@ -10,7 +10,7 @@ import logging
 import numpy as np
 
 from mindaudio.data.augment import spec_augment
-from mindaudio.data.features import load_audio, num_bins, num_frames, spectrogram
+from mindaudio.data.features import AudioError, load_audio, num_bins, num_frames, spectrogram
 from mindaudio.data.manifest import read_manifest
 
 log = logging.getLogger(__name__)
@@ -123,13 +123,21 @@ class BatchSource:
         index = self.start + int(i)
         utts = [self.utts[j] for j in self.batches[index]]
         rng = np.random.default_rng([self.cfg.train.seed, self.epoch, self.rank, index])
-        feats = []
+        feats, tokens = [], []
         for u in utts:
-            f = spectrogram(load_audio(u.audio_filepath, self.cfg.features.sample_rate), self.cfg.features)
+            try:
+                audio = load_audio(u.audio_filepath, self.cfg.features.sample_rate)
+            except AudioError as e:  # a file broken after preparation: leave it out of this batch, loudly
+                log.warning("utterance %s left out of epoch %d batch %d: %s", u.id, self.epoch, index, e)
+                continue
+            f = spectrogram(audio, self.cfg.features)
             if self.augment:
                 f = spec_augment(f, self.cfg.augment, rng)
             feats.append(f)
-        return collate(feats, [u.tokens for u in utts], self.cfg.data.pad_to_multiple)
+            tokens.append(u.tokens)
+        if not feats:
+            raise AudioError(f"epoch {self.epoch} batch {index}: no readable audio among {[u.id for u in utts]}")
+        return collate(feats, tokens, self.cfg.data.pad_to_multiple)
 
 
 def collate(feats, tokens, pad_to_multiple=1):

@@ -22,6 +22,7 @@ from mindaudio.training.schedule import build_optimizer, lr_at
 from mindaudio.training.step import TrainStep
 
 log = logging.getLogger("mindaudio.train")
+MAX_CONSECUTIVE_SKIPS = 50   # the dynamic loss scale reaches 1 from 2^24 in 24 halvings; more means divergence
 
 
 def setup_device(train_cfg):
@@ -171,7 +172,7 @@ def train(cfg):
                 "config": json.dumps(to_dict(cfg))}
 
     result = None
-    run_start, steps_run = time.time(), 0
+    run_start, steps_run, consecutive_skips = time.time(), 0, 0
     while epoch < cfg.train.epochs:
         plan = batch_plan(durations, cfg.train.batch_size, size, epoch, cfg.train.seed, cfg.data.sortagrad)
         batches = [s[rank] for s in plan]
@@ -190,10 +191,16 @@ def train(cfg):
             if finite:
                 window["loss"].append(loss)
                 window["grad_norm"].append(float(grad_norm.asnumpy()))
+                consecutive_skips = 0
             else:
                 window["skipped"] += 1
+                consecutive_skips += 1
                 log.warning("step %d: non-finite loss or gradients, update skipped (loss scale %.0f)",
                             global_step, float(scale.asnumpy()))
+                if consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
+                    raise FloatingPointError(
+                        f"{consecutive_skips} consecutive steps with non-finite loss or gradients (step {global_step}):"
+                        " the run has diverged; resume from an earlier checkpoint with a lower train.lr")
             window["utts"] += len(xl) * size
             window["audio"] += float(sum(durations[j] for j in batches[index])) * size
             window["time"] += now - t_last
@@ -212,8 +219,8 @@ def train(cfg):
                           "audio_s_per_s": window["audio"] / window["time"], "skipped_steps": window["skipped"],
                           "loss_scale": float(scale.asnumpy())}
                 metrics.write(record)
-                log.info("epoch %d [%d/%d] step %d loss %s lr %.2e |g| %s %.2fs/step %.1f audio-s/s ETA %s",
-                         epoch, index + 1, len(batches), global_step,
+                log.info("epoch %d %s %d/%d step %d loss %s lr %.2e |g| %s %.2fs/step %.1f audio-s/s ETA %s",
+                         epoch, _bar((index + 1) / len(batches)), index + 1, len(batches), global_step,
                          "n/a" if record["loss"] is None else f"{record['loss']:.4f}", record["lr"],
                          "n/a" if record["grad_norm"] is None else f"{record['grad_norm']:.2f}",
                          record["step_time"], record["audio_s_per_s"], _hms(eta))
@@ -234,6 +241,11 @@ def train(cfg):
     if rank == 0:
         log.info("training finished: %d steps in %s", global_step, _hms(time.time() - run_start))
     return result
+
+
+def _bar(fraction, width=20):
+    filled = int(round(fraction * width))
+    return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
 def _hms(seconds):

@@ -1,0 +1,65 @@
+#!/usr/bin/env python
+"""Data pipeline throughput (audio loading + features + SpecAugment + padding, with the configured workers)
+against what the trainer consumes.
+
+    python benchmarks/bench_data.py --model full --manifest examples/demo_corpus/train/libri_train_manifest.json
+
+The trainer's consumption is measured in the same run: train steps of the configured network on batches taken
+from the pipeline (``--train_steps`` of them, after one compiling step).
+"""
+import argparse
+import time
+
+from common import config, emit, machine
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", choices=["full", "demo"], default="full")
+    p.add_argument("--manifest", default="examples/demo_corpus/train/libri_train_manifest.json")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--train_steps", type=int, default=3)
+    args = p.parse_args()
+
+    import mindspore as ms
+    from mindaudio.data.dataset import BatchSource, batch_plan, load_utterances, make_dataset
+    from mindaudio.models.deepspeech2 import CTCLossCell, build_model
+    from mindaudio.text import Labels
+    from mindaudio.training.loop import train_inputs
+    from mindaudio.training.schedule import build_optimizer
+    from mindaudio.training.step import TrainStep
+
+    cfg = config(args.model, overrides=[f"train.batch_size={args.batch}", f"data.num_workers={args.workers}"])
+    labels = Labels.from_config(cfg.text)
+    utts, _ = load_utterances(args.manifest, cfg, labels)
+    batches = [s[0] for s in batch_plan([u.duration for u in utts], args.batch, 1, epoch=1, seed=0)]
+
+    start = time.perf_counter()
+    n = 0
+    loaded = []
+    for row in make_dataset(BatchSource(utts, batches, cfg, epoch=1, augment=True), args.workers) \
+            .create_tuple_iterator(num_epochs=1, output_numpy=True):
+        n += len(row[1])
+        if len(loaded) < args.train_steps + 1:
+            loaded.append(row)
+    pipeline = n / (time.perf_counter() - start)
+
+    ms.set_device("CPU")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    net = build_model(cfg, 161, 29)
+    step = TrainStep(CTCLossCell(net, 0), build_optimizer(net.trainable_params(), cfg.train, 1000), cfg.train)
+    step.set_inputs(*train_inputs(161))
+    step(*[ms.Tensor(a) for a in loaded[0]])[0].asnumpy()
+    start, used = time.perf_counter(), 0
+    for row in loaded[1:]:
+        step(*[ms.Tensor(a) for a in row])[0].asnumpy()
+        used += len(row[1])
+    trainer = used / (time.perf_counter() - start)
+    emit({"benchmark": "data_pipeline", "model": args.model, "workers": args.workers, "batch": args.batch,
+          "utterances": n, "pipeline_utts_per_s": round(pipeline, 1), "trainer_utts_per_s": round(trainer, 2),
+          "headroom": round(pipeline / trainer, 1), **machine()})
+
+
+if __name__ == "__main__":
+    main()

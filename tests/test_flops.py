@@ -1,0 +1,31 @@
+"""The analytic FLOP count against an independent count from the real network's parameter shapes."""
+import numpy as np
+
+from mindaudio.config import Config
+from mindaudio.models.flops import forward_flops, train_step_flops
+
+
+def test_flops_match_parameter_count_times_applications():
+    import mindspore as ms
+    from mindaudio.models.deepspeech2 import build_model
+    ms.set_device("CPU")
+    cfg = Config()
+    cfg.train.device_target = "CPU"
+    batch, frames = 3, 401
+    net = build_model(cfg, 161, 29)
+    t_out = (frames - 1) // 2 + 1
+    applications = {"conv1.conv.weight": batch * 81 * t_out, "conv2.conv.weight": batch * 41 * t_out,
+                    "fc.weight": batch * t_out}
+    total = 0
+    for name, p in net.parameters_and_names():
+        size = int(np.prod(p.shape))
+        if name in applications:
+            total += 2 * size * applications[name]
+        elif ".weight_" in name:                     # LSTM input and recurrent matrices: once per frame
+            total += 2 * size * batch * t_out
+    assert forward_flops(cfg.model, batch, frames) == total
+    assert train_step_flops(cfg.model, batch, frames) == 3 * total
+    # by hand, 4 s of audio (401 frames → 201 after the convolutions), per output frame:
+    # LSTMs 2·2·4096·(2336 + 4·2048) = 172.1 M, conv2 2·32·41·(32·41·11) = 37.9 M, conv1 2·32·81·451 = 2.3 M,
+    # fc 2·1024·29 = 0.06 M → 212.4 M × 201 ≈ 42.7 GFLOP
+    assert 42.5e9 < forward_flops(cfg.model, 1, 401) < 43.0e9
