@@ -2,34 +2,46 @@
 """Evaluate a DeepSpeech2 checkpoint: ``python eval.py -c deepspeech2.yaml --checkpoint PATH [--output FILE.jsonl]``.
 
 Scores every manifest of ``data.test_manifests`` (or ``--manifests``) and prints one line per manifest:
-``<name>: WER x.xx CER y.yy (N utterances, <decoder>)``. ``--checkpoint`` may be a run directory (its best checkpoint).
+``<name>: WER x.xx CER y.yy (N utterances, <decoder>)``, WER/CER corpus-level, in percent. ``--checkpoint`` may be
+a run directory (its best checkpoint). Without ``-c`` the config stored in the checkpoint is used. The decoder is
+``eval.decoder`` (greedy | beam) with ``eval.beam_width``, ``eval.alpha``, ``eval.beta``, ``eval.lm_path``.
+
+Exit status: 0 ok; 1 error; 2 bad config; 3 scored, but some audio files could not be read (each was scored as
+an empty hypothesis, named on stderr and in the output).
 """
 import argparse
+import logging
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mindaudio.config import ConfigError, add_config_args, load_config  # noqa: E402
+from mindaudio.config import ConfigError, add_config_args  # noqa: E402
 
 
 def main(argv=None):
     parser = add_config_args(argparse.ArgumentParser(description=__doc__,
-                                                     formatter_class=argparse.RawDescriptionHelpFormatter),
-                             default="deepspeech2.yaml")
+                                                     formatter_class=argparse.RawDescriptionHelpFormatter))
     parser.add_argument("--checkpoint", required=True, help="checkpoint file, or a run directory (uses its best)")
     parser.add_argument("--manifests", nargs="+", help="manifests to score instead of data.test_manifests")
     parser.add_argument("--output", help="per-utterance results (JSON lines); a summary JSON is written beside it")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    from mindaudio.evaluate import config_for, evaluate, resolve_checkpoint
+    from mindaudio.data.manifest import ManifestError
     try:
-        cfg = load_config(args.config, args.override)
+        checkpoint = resolve_checkpoint(args.checkpoint)
+        cfg = config_for(checkpoint, args.config, args.override)
     except ConfigError as e:
         parser.exit(2, f"config error: {e}\n")
-    from mindaudio.evaluate import evaluate
-    try:
-        evaluate(cfg, args.checkpoint, args.manifests or cfg.data.test_manifests, args.output)
-    except (FileNotFoundError, RuntimeError, ValueError) as e:
+    except (FileNotFoundError, RuntimeError) as e:
         parser.exit(1, f"error: {e}\n")
+    try:
+        summary = evaluate(cfg, checkpoint, args.manifests or cfg.data.test_manifests, args.output)
+    except (FileNotFoundError, RuntimeError, ValueError, ManifestError) as e:
+        parser.exit(1, f"error: {e}\n")
+    if any(r["unreadable"] for r in summary["results"].values()):
+        parser.exit(3, "error: some utterances could not be read (scored as empty hypotheses; see above)\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Train DeepSpeech2: ``python train.py -c deepspeech2.yaml [-o section.key=value ...]``.
 
-Single device by default; under ``mpirun``/``msrun`` the ranks form one data-parallel training.
+Single device by default; under ``mpirun`` or ``msrun`` the ranks form one data-parallel training by themselves
+(see mindaudio/distributed.py and the README's "Distributed training" section).
 """
 import argparse
 import os
@@ -9,6 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from mindaudio import distributed  # noqa: E402  (imports no mindspore: it must run before mindspore is imported)
 from mindaudio.config import ConfigError, add_config_args, load_config  # noqa: E402
 
 
@@ -21,6 +23,9 @@ def main(argv=None):
         cfg = load_config(args.config, args.override)
     except ConfigError as e:
         parser.exit(2, f"config error: {e}\n")
+    if distributed.prepare(cfg.train.device_target, cfg.train.output_dir) == "scheduler":
+        distributed.run_scheduler()            # msrun's (or the mpirun bridge's) scheduler process: no training
+        return
     from mindaudio.training.loop import train
     train(cfg)
 

@@ -1,5 +1,22 @@
-"""CTC decoding: log-probabilities → text. NumPy only; the same code serves validation, eval.py and transcription."""
+"""CTC decoding: log-probabilities → text, behind one interface for validation, eval.py, tuning and transcription.
+
+    decoder = build_decoder(cfg.eval, labels)          # greedy, or beam search with an optional n-gram LM
+    texts = decoder.decode(log_probs, lengths)         # log_probs [T, B, C] (time-major, as the network returns)
+
+Every decoder returns normalised text: the label set's characters, single spaces, no leading or trailing space.
+Greedy decoding is NumPy only. Beam search is pyctcdecode's CTC prefix beam search, with KenLM (ARPA, gzipped
+ARPA or binary) for shallow fusion: score = log P_ctc + alpha · ln P_lm + beta · words.
+"""
+import gzip
+import logging
+import os
+
 import numpy as np
+
+log = logging.getLogger(__name__)
+
+# Frequent English words, used to tell an upper-case LM from a lower-case one when its vocabulary is not readable.
+_PROBE_WORDS = ("THE", "AND", "OF", "TO", "A", "IN", "THAT", "IS", "WAS", "HE", "IT", "I", "YOU", "FOR")
 
 
 def greedy_decode(log_probs, lengths, labels):
@@ -14,3 +31,198 @@ def greedy_decode(log_probs, lengths, labels):
         path = path[keep]
         texts.append(" ".join(labels.decode(path[path != labels.blank]).split()))
     return texts
+
+
+class GreedyDecoder:
+    """Best path: argmax per frame, repeats collapsed, blanks removed."""
+
+    name = "greedy"
+
+    def __init__(self, labels):
+        self.labels = labels
+
+    @property
+    def description(self):
+        return "greedy (best path)"
+
+    def decode(self, log_probs, lengths):
+        """log_probs [T, B, C], lengths [B] → B strings."""
+        return greedy_decode(log_probs, lengths, self.labels)
+
+
+def _open_text(path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8")
+
+
+def is_arpa(path):
+    """True for an ARPA file (plain or .gz), False for anything else (a KenLM binary)."""
+    try:
+        with _open_text(path) as f:
+            for _ in range(20):
+                line = f.readline()
+                if not line:
+                    return False
+                if line.strip():
+                    return line.strip() == "\\data\\"
+    except (UnicodeDecodeError, OSError, EOFError):
+        return False
+    return False
+
+
+def arpa_unigrams(path):
+    """The words of an ARPA file's 1-gram section (without <s>, </s>, <unk>). Lines may or may not carry a
+    back-off weight and may be separated by tabs or spaces (pyctcdecode's own reader skips lines without one)."""
+    words, inside = set(), False
+    with _open_text(path) as f:
+        for line in f:
+            line = line.strip()
+            if line == "\\1-grams:":
+                inside = True
+                continue
+            if inside and line.startswith("\\"):
+                break
+            if inside and line:
+                parts = line.split()
+                if len(parts) >= 2:
+                    words.add(parts[1])
+    words -= {"<s>", "</s>", "<unk>", "<UNK>"}
+    if not words:
+        raise ValueError(f"{path}: no 1-grams found; is it an ARPA file?")
+    return words
+
+
+def lm_unigrams(lm_path):
+    """The LM's vocabulary: read from the ARPA file itself, or for a binary model from a word list beside it
+    (``<lm_path>.unigrams.txt``, one word per line, or an ARPA file of the same stem). None if there is none."""
+    if is_arpa(lm_path):
+        return arpa_unigrams(lm_path)
+    sidecar = lm_path + ".unigrams.txt"
+    if os.path.isfile(sidecar):
+        with open(sidecar, encoding="utf-8") as f:
+            return {w for line in f for w in line.split()} - {"<s>", "</s>", "<unk>", "<UNK>"}
+    stem = os.path.splitext(lm_path)[0]
+    for candidate in (stem + ".arpa", stem + ".arpa.gz"):
+        if os.path.isfile(candidate) and is_arpa(candidate):
+            return arpa_unigrams(candidate)
+    return None
+
+
+def _case_of(words):
+    upper = sum(1 for w in words if w.isupper())
+    lower = sum(1 for w in words if w.islower())
+    return "upper" if upper > lower else "lower" if lower > upper else "unknown"
+
+
+class BeamSearchDecoder:
+    """CTC prefix beam search (pyctcdecode), optionally fused with a KenLM n-gram model.
+
+    The label set maps to pyctcdecode's labels with ``""`` for the blank (wherever it sits) and ``" "`` for the
+    space. The LM's words must be spelled as the decoder spells them: the LibriSpeech 4-gram is upper case like
+    this label set; for a lower-case LM the decoder searches in lower case and the output is mapped back to the
+    label set. Unigrams (for pyctcdecode's partial-word scoring) are always passed explicitly: without them
+    every partial word would count as out of vocabulary.
+    """
+
+    name = "beam"
+
+    def __init__(self, labels, beam_width=128, alpha=0.5, beta=1.0, lm_path="", beam_prune_logp=-10.0,
+                 token_min_logp=-5.0, unk_score_offset=-10.0):
+        try:
+            from pyctcdecode.alphabet import Alphabet
+            from pyctcdecode.decoder import BeamSearchDecoderCTC
+            from pyctcdecode.language_model import LanguageModel
+        except ImportError:
+            raise RuntimeError("beam search needs pyctcdecode (and kenlm for an LM): "
+                               "pip install -r requirements.txt") from None
+        if beam_width < 1:
+            raise ValueError(f"eval.beam_width must be ≥ 1, got {beam_width}")
+        self.labels = labels
+        self.beam_width = int(beam_width)
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.lm_path = lm_path or ""
+        self.beam_prune_logp, self.token_min_logp = beam_prune_logp, token_min_logp
+        symbols = ["" if s is None else s for s in labels.symbols]
+        self.case = None                                   # "lower" when the search runs in lower case
+        unigrams = None
+        kenlm_model = None
+        if self.lm_path:
+            if not os.path.isfile(self.lm_path):
+                raise FileNotFoundError(f"language model not found: {self.lm_path}")
+            try:
+                import kenlm
+            except ImportError:
+                raise RuntimeError("an n-gram LM needs the kenlm Python module: pip install -r requirements.txt"
+                                   ) from None
+            try:
+                kenlm_model = kenlm.Model(self.lm_path)
+            except (OSError, RuntimeError) as e:
+                raise RuntimeError(f"cannot load language model {self.lm_path}: {e}") from None
+            unigrams = lm_unigrams(self.lm_path)
+            case = _case_of(unigrams) if unigrams else (
+                "upper" if sum(w in kenlm_model for w in _PROBE_WORDS)
+                >= sum(w.lower() in kenlm_model for w in _PROBE_WORDS) else "lower")
+            letters = "".join(s for s in symbols if s.isalpha())
+            if case == "lower" and letters and letters.isupper():
+                self.case = "lower"
+            elif case == "upper" and letters and letters.islower():
+                self.case = "upper"
+            if self.case:
+                symbols = [s.lower() if self.case == "lower" else s.upper() for s in symbols]
+                log.info("language model %s is %s case: decoding in %s case", self.lm_path, case, case)
+            if unigrams is None:
+                log.warning("no word list for binary LM %s (put one beside it as %s.unigrams.txt, or the ARPA "
+                            "file of the same name): partial words cannot be checked against the vocabulary",
+                            self.lm_path, self.lm_path)
+            else:
+                spellable = set("".join(symbols))
+                unigrams = {w for w in unigrams if set(w) <= spellable}
+                if not unigrams:
+                    raise ValueError(f"no word of {self.lm_path} can be spelled with the label set")
+        self._back = {s: orig for s, orig in zip(symbols, ["" if s is None else s for s in labels.symbols])}
+        lm = None
+        if kenlm_model is not None:
+            lm = LanguageModel(kenlm_model, sorted(unigrams) if unigrams else None, alpha=self.alpha,
+                               beta=self.beta, unk_score_offset=unk_score_offset)
+        self._decoder = BeamSearchDecoderCTC(Alphabet.build_alphabet(symbols), lm)
+
+    @property
+    def description(self):
+        text = f"beam search (width {self.beam_width}"
+        if self.lm_path:
+            text += f", LM {self.lm_path}, alpha {self.alpha:g}, beta {self.beta:g}"
+        return text + ")"
+
+    def set_lm_weights(self, alpha, beta):
+        """Change alpha and beta without reloading the LM (for tuning)."""
+        self.alpha, self.beta = float(alpha), float(beta)
+        self._decoder.reset_params(alpha=self.alpha, beta=self.beta)
+
+    def decode_one(self, log_probs):
+        """log_probs [T, C] of one utterance (valid frames only) → string."""
+        log_probs = np.asarray(log_probs, dtype=np.float32)
+        if log_probs.shape[0] == 0:
+            return ""
+        beams = self._decoder.decode_beams(log_probs, beam_width=self.beam_width,
+                                           beam_prune_logp=self.beam_prune_logp,
+                                           token_min_logp=self.token_min_logp, prune_history=False)
+        text = " ".join(beams[0][0].split())
+        if self.case:
+            text = "".join(self._back.get(ch, ch) for ch in text)
+        return text
+
+    def decode(self, log_probs, lengths):
+        """log_probs [T, B, C], lengths [B] → B strings."""
+        log_probs = np.asarray(log_probs)
+        return [self.decode_one(log_probs[:int(n), b]) for b, n in enumerate(np.asarray(lengths))]
+
+
+def build_decoder(eval_cfg, labels):
+    """The decoder ``eval_cfg`` asks for: ``greedy``, or ``beam`` (width ``beam_width``) with the n-gram LM at
+    ``lm_path`` (if any) weighted by ``alpha`` (LM) and ``beta`` (word bonus)."""
+    if eval_cfg.decoder == "greedy":
+        if eval_cfg.lm_path:
+            log.warning("eval.lm_path is set but eval.decoder is greedy: the LM is not used (set eval.decoder=beam)")
+        return GreedyDecoder(labels)
+    if eval_cfg.decoder == "beam":
+        return BeamSearchDecoder(labels, eval_cfg.beam_width, eval_cfg.alpha, eval_cfg.beta, eval_cfg.lm_path)
+    raise ValueError(f"unknown decoder {eval_cfg.decoder!r}; use greedy or beam")

@@ -1,21 +1,266 @@
-"""Rank and group size. Single-process runs get (0, 1); data-parallel launch support lives here too."""
+"""Data-parallel launch: one training code path for a single process, ``mpirun`` and ``msrun``.
+
+train.py calls :func:`prepare` before anything imports mindspore, then the training loop calls :func:`setup`.
+
+How the ranks of a job find each other:
+
+- **single process**: nothing to do; rank 0 of 1.
+- **msrun** (MindSpore's launcher; also a hand-made dynamic cluster): the launcher exports ``MS_ROLE``,
+  ``MS_WORKER_NUM``, ``MS_SCHED_HOST``/``MS_SCHED_PORT`` (and ``MS_NODE_ID``). Workers call ``init()``. msrun
+  also runs the script once with ``MS_ROLE=MS_SCHED``: there :func:`run_scheduler` serves the cluster and the
+  script ends without training.
+- **mpirun on CPU**: MindSpore's ``init()`` cannot use OpenMPI on CPU ("Failed to initialize communication
+  library on device side"), so :func:`prepare` turns the mpirun ranks into a dynamic cluster before mindspore is
+  imported: rank 0 picks the scheduler's address and a free port, starts the scheduler (this same command line
+  with ``MS_ROLE=MS_SCHED`` and without the OpenMPI variables), waits until it listens and broadcasts the
+  address with mpi4py; every rank exports ``MS_ROLE=MS_WORKER``, ``MS_WORKER_NUM``, ``MS_NODE_ID`` = its mpirun
+  rank, ``MS_SCHED_HOST``/``MS_SCHED_PORT`` and drops the ``OMPI_*``/``PMIX_*`` variables; MPI is finalised
+  right after this hand-shake. From then on the ranks are msrun workers in all but name.
+- **mpirun on Ascend**: MindSpore's own OpenMPI support, its documented mpirun launch: ``init()`` reads
+  ``OMPI_COMM_WORLD_RANK/SIZE/LOCAL_RANK`` and sets up HCCL through MPI; :func:`prepare` does nothing. This
+  needs no scheduler address reachable from every server (the bridge does, see ``MS_SCHED_HOST``) and is the
+  path MindSpore documents for mpirun on Ascend. ``MINDAUDIO_MPI_BRIDGE=1`` uses the bridge on Ascend too (the
+  dynamic cluster is documented for Ascend, GPU and CPU; msrun is exactly that) should a site's OpenMPI not
+  match MindSpore's MPI adapter; ``MINDAUDIO_MPI_BRIDGE=0`` never bridges.
+
+After ``init()`` every launcher runs the same code: ``get_rank()``/``get_group_size()``, rank 0's weights,
+optimizer state and run position copied to every rank (:func:`sync_from_rank0`), gradients averaged by
+``nn.DistributedGradReducer``.
+
+When a rank dies the launcher ends the job: mpirun aborts every rank as soon as one exits non-zero or on a
+signal (the bridge's scheduler dies with rank 0, ``PR_SET_PDEATHSIG``); msrun kills the remaining workers at
+once and exits when its scheduler has timed the dead node out (~30 s). Without a launcher watching, MindSpore's
+heartbeat (``MS_NODE_TIMEOUT``) ends the survivors.
+
+Test-only hooks (environment variables, read by the training loop):
+  MINDAUDIO_TEST_KILL_AT=RANK:STEP   rank RANK SIGKILLs itself right after finishing global step STEP.
+  MINDAUDIO_TEST_DUMP_DIR=DIR        every rank saves its whole training state to DIR/rank<r>_{start,end}.npz.
+"""
 import os
+import signal
+import subprocess
+import sys
+import time
+
+# CPU collectives give up after MS_CPU_COMM_OP_TIMEOUT seconds of waiting (30 s by default, measured), which is
+# less than rank 0 may spend validating or saving while the other ranks wait in the next step's all-reduce.
+# Dead ranks are caught by the launchers and MindSpore's heartbeat, not by this timeout.
+CPU_COMM_OP_TIMEOUT = "3600"
+TOPO_TIMEOUT = "600"           # seconds the ranks wait for each other when the cluster forms (msrun's default)
+_SCHEDULER_START_TIMEOUT = 300  # seconds rank 0 waits for its scheduler to listen
+
+_scheduler = None              # the scheduler process rank 0 started for the mpirun bridge
 
 
 def launched_ranks():
     """(rank, size) announced by a launcher's environment, before any communication is initialised."""
-    for rank_key, size_key in (("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("RANK_ID", "RANK_SIZE"),
-                               ("MS_NODE_ID", "MS_WORKER_NUM")):
+    for rank_key, size_key in (("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"), ("MS_NODE_ID", "MS_WORKER_NUM"),
+                               ("RANK_ID", "RANK_SIZE")):
         if rank_key in os.environ and size_key in os.environ:
             return int(os.environ[rank_key]), int(os.environ[size_key])
+    if os.environ.get("MS_ROLE") == "MS_WORKER":   # msrun on several servers without --node_rank: rank set by init()
+        return 0, int(os.environ.get("MS_WORKER_NUM", "1"))
     return 0, 1
 
 
+def is_distributed():
+    return os.environ.get("MS_ROLE") == "MS_WORKER" or launched_ranks()[1] > 1
+
+
+def device_id(device_target, configured):
+    """The device of this rank: its local rank on the server when launched on several ranks (mpirun's
+    OMPI_COMM_WORLD_LOCAL_RANK, msrun's DEVICE_ID), else ``train.device_id``."""
+    if device_target == "CPU" or not is_distributed():
+        return configured
+    for key in ("OMPI_COMM_WORLD_LOCAL_RANK", "DEVICE_ID"):
+        if key in os.environ:
+            return int(os.environ[key])
+    return configured
+
+
+def prepare(device_target, run_dir):
+    """Call before importing mindspore. Returns "scheduler" (serve the cluster, do not train), "worker" or "single"."""
+    role = os.environ.get("MS_ROLE")
+    if role == "MS_SCHED":
+        return "scheduler"
+    if role is None:
+        rank, size = launched_ranks()
+        if "OMPI_COMM_WORLD_SIZE" not in os.environ or size == 1:
+            return "worker" if size > 1 else "single"     # single process, or a rank-table launch (RANK_ID/SIZE)
+        _warn_if_pinned(rank)
+        bridge = os.environ.get("MINDAUDIO_MPI_BRIDGE", "")
+        if bridge == "0" or (device_target != "CPU" and bridge != "1"):
+            return "worker"                                # Ascend: MindSpore's own OpenMPI path
+        _bridge_mpirun(rank, size, int(os.environ.get("OMPI_COMM_WORLD_LOCAL_SIZE", size)), run_dir)
+    if device_target == "CPU":
+        os.environ.setdefault("MS_CPU_COMM_OP_TIMEOUT", CPU_COMM_OP_TIMEOUT)
+    return "worker"
+
+
+def run_scheduler():
+    """The dynamic cluster's scheduler (MS_ROLE=MS_SCHED): ``init()`` serves the cluster until the workers are done
+    and ends the process; it never trains."""
+    from mindspore.communication import init
+    init()
+    sys.exit(0)
+
+
 def setup():
-    """Initialise communication when launched on several ranks; returns (rank, size, grad_reducer_factory)."""
-    rank, size = launched_ranks()
-    if size == 1:
+    """Initialise communication when launched on several ranks; returns (rank, size)."""
+    if not is_distributed():
         return 0, 1
     from mindspore.communication import get_group_size, get_rank, init
     init()
     return get_rank(), get_group_size()
+
+
+def sync_from_rank0(state, values):
+    """Give every rank rank 0's copy of ``state`` (name → Parameter, the same names on every rank) and of the
+    integers ``values``; returns the integers. Done with sum all-reduces to which the other ranks contribute
+    zeros, which is exact, so every rank starts from bit-identical weights, optimizer moments and run position
+    whatever it initialised or could read itself (only rank 0 reads checkpoints)."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import ops
+    from mindspore.communication import get_rank
+    names = list(state)                                # same order on every rank: the model's own order
+    arrays = [state[n].asnumpy() for n in names] + [np.asarray(values, dtype=np.int64)]
+    # CPU all-reduce takes float32/float16 only: floats travel as float32, integers as four exact 16-bit parts
+    encoded = [_to_float32(a) for a in arrays]
+    flat = np.concatenate([e.reshape(-1) for e in encoded])
+    if get_rank() != 0:
+        flat = np.zeros_like(flat)
+    allreduce, chunk = ops.AllReduce(), 1 << 26       # ≤ 256 MB per all-reduce
+    flat = np.concatenate([allreduce(ms.Tensor(flat[i:i + chunk])).asnumpy() for i in range(0, len(flat), chunk)])
+    offset = 0
+    for i, (a, e) in enumerate(zip(arrays, encoded)):
+        decoded = _from_float32(flat[offset:offset + e.size].reshape(e.shape), a)
+        offset += e.size
+        if i < len(names):
+            state[names[i]].set_data(ms.Tensor(decoded, state[names[i]].dtype))
+    return [int(v) for v in decoded]
+
+
+def _to_float32(a):
+    import numpy as np
+    if a.dtype in (np.float32, np.float16):
+        return a.astype(np.float32)
+    v = a.astype(np.int64).view(np.uint64)
+    return np.stack([((v >> np.uint64(s)) & np.uint64(0xFFFF)).astype(np.float32) for s in (0, 16, 32, 48)])
+
+
+def _from_float32(f, like):
+    import numpy as np
+    if like.dtype in (np.float32, np.float16):
+        return f.astype(like.dtype)
+    f = f.reshape(4, -1).astype(np.uint64)
+    v = f[0] | (f[1] << np.uint64(16)) | (f[2] << np.uint64(32)) | (f[3] << np.uint64(48))
+    return v.view(np.int64).astype(like.dtype).reshape(like.shape)
+
+
+def test_after_step(rank, global_step):
+    """MINDAUDIO_TEST_KILL_AT=RANK:STEP (test-only): die like an OOM-killed process after that step."""
+    spec = os.environ.get("MINDAUDIO_TEST_KILL_AT")
+    if spec and spec.split(":") == [str(rank), str(global_step)]:
+        sys.stderr.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_dump_state(rank, state, tag):
+    """MINDAUDIO_TEST_DUMP_DIR=DIR (test-only): save this rank's state to DIR/rank<rank>_<tag>.npz."""
+    out = os.environ.get("MINDAUDIO_TEST_DUMP_DIR")
+    if out:
+        import numpy as np
+        os.makedirs(out, exist_ok=True)
+        np.savez(os.path.join(out, f"rank{rank}_{tag}.npz"), **{n: p.asnumpy() for n, p in state.items()})
+
+
+# --- the mpirun → dynamic cluster bridge -------------------------------------------------------------------
+
+_PDEATHSIG_EXEC = ("import ctypes, os, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM); "  # PR_SET_PDEATHSIG
+                   "os.getppid() == int(sys.argv[1]) or sys.exit(1); "
+                   "os.execv(sys.executable, [sys.executable] + sys.argv[2:])")
+
+
+def _bridge_mpirun(rank, size, local_size, run_dir):
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise SystemExit("mpirun on CPU needs mpi4py to form MindSpore's cluster: pip install mpi4py") from None
+    comm = MPI.COMM_WORLD
+    address = None
+    if rank == 0:
+        host = os.environ.get("MS_SCHED_HOST") or ("127.0.0.1" if local_size == size else _host_address())
+        address = (host, int(os.environ.get("MS_SCHED_PORT") or _free_port(host)))
+    host, port = comm.bcast(address, root=0)
+    for key in [k for k in os.environ if k.startswith(("OMPI_", "PMIX_"))]:
+        del os.environ[key]        # MindSpore would otherwise also take the job for its own OpenMPI launch
+    os.environ.update(MS_ROLE="MS_WORKER", MS_WORKER_NUM=str(size), MS_NODE_ID=str(rank), MS_SCHED_HOST=host,
+                      MS_SCHED_PORT=str(port))
+    os.environ.setdefault("MS_TOPO_TIMEOUT", TOPO_TIMEOUT)
+    if rank == 0:
+        _start_scheduler(port, run_dir)
+    # Nobody calls init() before the scheduler listens: a worker whose first attempt is refused keeps failing to
+    # register for up to ~30 s more (measured), one that starts after it registers at once.
+    comm.Barrier()
+    MPI.Finalize()
+
+
+def _start_scheduler(port, run_dir):
+    global _scheduler
+    os.makedirs(run_dir, exist_ok=True)
+    log_path = os.path.join(run_dir, "scheduler.log")
+    env = {k: v for k, v in os.environ.items() if k != "MS_NODE_ID"}
+    env["MS_ROLE"] = "MS_SCHED"
+    with open(log_path, "ab") as log:
+        _scheduler = subprocess.Popen([sys.executable, "-c", _PDEATHSIG_EXEC, str(os.getpid()), *sys.argv],
+                                      env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + _SCHEDULER_START_TIMEOUT
+    while not _listening(port):
+        if _scheduler.poll() is not None or time.time() > deadline:
+            raise SystemExit(f"the MindSpore scheduler for this mpirun job did not start listening on port {port}"
+                             f" (exit code {_scheduler.poll()}); see {log_path}")
+        time.sleep(0.05)
+
+
+def _listening(port):
+    """Whether a local socket listens on ``port`` (read from /proc, without connecting to it)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.readlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
+def _free_port(host):
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _host_address():
+    import socket
+    address = socket.gethostbyname(socket.gethostname())
+    if address.startswith("127."):
+        raise SystemExit(f"mpirun over several servers: this server's name resolves to {address}; export the "
+                         "address the other servers reach it by: mpirun -x MS_SCHED_HOST=<rank-0 server IP> ...")
+    return address
+
+
+def _warn_if_pinned(rank):
+    """mpirun binds each rank to one core by default when it starts two or fewer; DeepSpeech2's feature workers
+    then share that core. Say so once."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        return
+    if rank == 0 and cores == 1 and (os.cpu_count() or 1) > 1:
+        print(f"warning: mpirun bound this rank to 1 of {os.cpu_count()} cores; pass --bind-to none "
+              "(scripts/run_distribute_train.sh does)", file=sys.stderr, flush=True)

@@ -24,3 +24,22 @@ def demo_data(tmp_path_factory):
     with open(paths["train_small"], "w") as f:
         f.writelines(sorted(lines[:48]))
     return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_run(demo_data, tmp_path_factory):
+    """A tiny DeepSpeech2 (4 conv channels, one 16-unit BiLSTM) trained by train.py for 12 steps on the 48 shortest
+    demo utterances, validated once on val: a run directory with ``checkpoints/best.ckpt`` (config in its
+    metadata) and ``config.yaml``. Barely trained: good for plumbing, batch invariance and export tests."""
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    cmd = [sys.executable, os.path.join(REPO, "train.py"), "-c", os.path.join(REPO, "examples", "demo", "demo.yaml"),
+           "-o", f"data.train_manifest={demo_data['train_small']}", "-o", f"data.val_manifest={demo_data['val']}",
+           "-o", f"data.test_manifests=[{demo_data['test_clean']}]",
+           "-o", f"train.output_dir={run_dir}", "-o", "model.conv_channels=4", "-o", "model.rnn_hidden=16",
+           "-o", "model.rnn_layers=1", "-o", "train.epochs=1", "-o", "train.batch_size=4", "-o", "train.lr=3e-3",
+           "-o", "train.warmup_steps=2", "-o", "train.log_every=4", "-o", "data.num_workers=1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert os.path.isfile(run_dir / "checkpoints" / "best.ckpt")
+    return {"run_dir": str(run_dir), "checkpoint": str(run_dir / "checkpoints" / "best.ckpt"),
+            "config": str(run_dir / "config.yaml"), **demo_data}

@@ -13,7 +13,7 @@ import mindspore as ms
 
 log = logging.getLogger(__name__)
 
-META_KEYS = ("epoch", "batch_in_epoch", "global_step", "best_wer", "config")
+META_KEYS = ("epoch", "batch_in_epoch", "global_step", "best_wer", "world_size", "config")
 
 
 def training_state(network, optimizer=None, scaler=None):

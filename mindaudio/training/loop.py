@@ -26,7 +26,7 @@ MAX_CONSECUTIVE_SKIPS = 50   # the dynamic loss scale reaches 1 from 2^24 in 24 
 
 
 def setup_device(train_cfg):
-    ms.set_device(train_cfg.device_target, train_cfg.device_id)
+    ms.set_device(train_cfg.device_target, distributed.device_id(train_cfg.device_target, train_cfg.device_id))
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_seed(train_cfg.seed)
     np.random.seed(train_cfg.seed)
@@ -119,9 +119,24 @@ def find_resume(cfg, manager):
     return spec
 
 
+def check_same_data_order(meta, cfg, size, path):
+    """A mid-epoch position only means something under the batch plan it was saved with."""
+    if int(meta.get("batch_in_epoch", 0)) == 0 or "config" not in meta:
+        return
+    saved = json.loads(meta["config"])
+    keys = [("train", "batch_size"), ("train", "seed"), ("data", "train_manifest"), ("data", "sortagrad"),
+            ("data", "min_duration"), ("data", "max_duration")]
+    changed = [f"{s}.{k}: {saved[s][k]!r} → {getattr(getattr(cfg, s), k)!r}" for s, k in keys
+               if saved[s][k] != getattr(getattr(cfg, s), k)]
+    if int(meta.get("world_size", size)) != size:
+        changed.append(f"ranks: {int(meta['world_size'])} → {size}")
+    if changed:
+        raise RuntimeError(f"cannot resume mid-epoch from {path}: the batch order would differ ({'; '.join(changed)})."
+                           " Keep these settings, or resume from an epoch-end checkpoint.")
+
+
 def train(cfg):
     """Run (or resume) a training described by ``cfg``. Returns the last validation result (or None)."""
-    rank, size = distributed.launched_ranks()
     setup_device(cfg.train)
     rank, size = distributed.setup()
     run_dir = cfg.train.output_dir
@@ -151,13 +166,19 @@ def train(cfg):
     manager = checkpoint.CheckpointManager(run_dir, cfg.train.keep_checkpoints)
 
     epoch, batch_in_epoch, global_step, best_wer = 0, 0, 0, float("inf")
-    resume_path = find_resume(cfg, manager)
+    resume_path = find_resume(cfg, manager) if rank == 0 else None   # only rank 0 reads checkpoints
     if resume_path:
         params, meta = checkpoint.load(resume_path)
         checkpoint.restore(state, params, resume_path)
         epoch, batch_in_epoch = int(meta["epoch"]), int(meta["batch_in_epoch"])
         global_step, best_wer = int(meta["global_step"]), float(meta.get("best_wer", float("inf")))
+        check_same_data_order(meta, cfg, size, resume_path)
         log.info("resumed from %s: epoch %d, batch %d, step %d", resume_path, epoch, batch_in_epoch, global_step)
+    if size > 1:  # every rank continues from rank 0's weights, optimizer state and position, resumed or fresh
+        epoch, batch_in_epoch, global_step = distributed.sync_from_rank0(state, [epoch, batch_in_epoch, global_step])
+        log.info("rank %d of %d: state of rank 0 %s, epoch %d, batch %d, step %d", rank, size,
+                 "sent to every rank" if rank == 0 else "received", epoch, batch_in_epoch, global_step)
+    distributed.test_dump_state(rank, state, "start")
     metrics = MetricsWriter(os.path.join(run_dir, "metrics.jsonl"), global_step if resume_path else None) \
         if rank == 0 else None
     if rank == 0:
@@ -169,7 +190,7 @@ def train(cfg):
 
     def meta(ep, b):
         return {"epoch": ep, "batch_in_epoch": b, "global_step": global_step, "best_wer": best_wer,
-                "config": json.dumps(to_dict(cfg))}
+                "world_size": size, "config": json.dumps(to_dict(cfg))}
 
     result = None
     run_start, steps_run, consecutive_skips = time.time(), 0, 0
@@ -188,6 +209,7 @@ def train(cfg):
             now = time.time()
             global_step += 1
             steps_run += 1
+            distributed.test_after_step(rank, global_step)
             if finite:
                 window["loss"].append(loss)
                 window["grad_norm"].append(float(grad_norm.asnumpy()))
@@ -238,6 +260,7 @@ def train(cfg):
                     best_wer = result["val_wer"]
                     manager.save_best(state, meta(epoch, 0))
             manager.save(state, meta(epoch, 0))
+    distributed.test_dump_state(rank, state, "end")
     if rank == 0:
         log.info("training finished: %d steps in %s", global_step, _hms(time.time() - run_start))
     return result

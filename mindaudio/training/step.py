@@ -11,7 +11,8 @@ def _square_sum(g):
 class TrainStep(nn.Cell):
     """(feats, feat_lens, targets, target_lens) → (loss, grad_norm, finite, loss_scale).
 
-    ``loss`` is the unscaled loss; when ``finite`` is False no weight, moment or step counter changed.
+    ``loss`` is the unscaled loss (averaged over ranks in data parallel); when ``finite`` is False no weight, moment
+    or step counter changed, on any rank.
     """
 
     def __init__(self, loss_cell, optimizer, train_cfg, grad_reducer=None):
@@ -23,6 +24,10 @@ class TrainStep(nn.Cell):
         self.scaler = amp.DynamicLossScaler(train_cfg.loss_scale, 2, train_cfg.loss_scale_window)
         self.grad_reducer = grad_reducer
         self.reduce = grad_reducer is not None
+        if self.reduce:  # every rank must see the same loss, or one could skip a step the others take
+            self.loss_sum = ops.AllReduce()
+            from mindspore.communication import get_group_size
+            self.degree = float(get_group_size())
         self.max_norm = float(train_cfg.grad_clip)
         self.hyper_map = ops.HyperMap()
 
@@ -33,6 +38,7 @@ class TrainStep(nn.Cell):
         scaled, grads = self.grad_fn(feats, feat_lens, targets, target_lens)
         if self.reduce:
             grads = self.grad_reducer(grads)
+            scaled = self.loss_sum(scaled) / self.degree
         loss = self.scaler.unscale(scaled)
         grads = self.scaler.unscale(grads)
         finite = ops.logical_and(amp.all_finite(grads), ops.isfinite(loss))

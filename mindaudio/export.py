@@ -1,0 +1,80 @@
+"""Export a checkpoint to MindIR with dynamic batch and length:
+
+    python -m mindaudio.export --checkpoint runs/demo --output model.mindir [-c CONFIG] [-o section.key=value]
+
+The graph takes (feats [B, 1, F, T] float32, lengths [B] int32) and returns (log_probs [T', B, C] float32,
+out_lengths [B] int32), B and T free. Load it with :func:`load_mindir` (``nn.GraphCell(ms.load(path))`` plus
+``set_inputs`` with the dynamic signature: a bare GraphCell handles any T, but in MindSpore 2.10 it fixes the batch
+size of its first call, because the LSTMs' zero initial states are specialised then) and decode the log-probs
+with ``mindaudio.decoding``. Features must be ``mindaudio.data.features.spectrogram``'s; the settings
+the graph expects (features, label set) are written beside it as ``<output stem>.json``.
+
+The graph contains the network as built for ``train.device_target``: on CPU the convolution is the matmul
+(im2col) form, which runs anywhere but is slow on Ascend; export on an Ascend machine
+(``-o train.device_target=Ascend``) to deploy there with the native convolution.
+"""
+import argparse
+import json
+import os
+
+from mindaudio.config import ConfigError, add_config_args, to_dict
+
+
+def export_mindir(cfg, checkpoint_path, output):
+    """Write ``output`` (``.mindir`` added if missing) and its JSON sidecar; returns the MindIR path."""
+    import mindspore as ms
+    from mindaudio.data.dataset import feature_dim
+    from mindaudio.data.manifest import atomic_write_text
+    from mindaudio.evaluate import load_network, resolve_checkpoint
+    from mindaudio.models.deepspeech2 import dynamic_inputs
+    checkpoint_path = resolve_checkpoint(checkpoint_path)
+    net = load_network(cfg, checkpoint_path)
+    base = output[:-len(".mindir")] if output.endswith(".mindir") else output
+    os.makedirs(os.path.dirname(os.path.abspath(base)), exist_ok=True)
+    ms.export(net, *dynamic_inputs(feature_dim(cfg)), file_name=base, file_format="MINDIR")
+    path = base + ".mindir"
+    if not os.path.isfile(path):
+        raise RuntimeError(f"MindSpore did not write {path}")
+    settings = {k: v for k, v in to_dict(cfg).items() if k in ("features", "text", "model")}
+    meta = {"checkpoint": os.path.abspath(checkpoint_path), "inputs": ["feats [B, 1, F, T] float32",
+                                                                      "lengths [B] int32"],
+            "outputs": ["log_probs [T', B, C] float32", "out_lengths [B] int32"],
+            "num_features": feature_dim(cfg), "device_target": cfg.train.device_target, **settings}
+    atomic_write_text(base + ".json", json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def load_mindir(path, num_features=None):
+    """An exported graph as a callable Cell with dynamic batch and length: (feats, lengths) → (log_probs,
+    out_lengths). ``num_features`` defaults to the value in the JSON written beside the MindIR file."""
+    import mindspore as ms
+    from mindspore import nn
+    from mindaudio.models.deepspeech2 import dynamic_inputs
+    if num_features is None:
+        with open(os.path.splitext(path)[0] + ".json", encoding="utf-8") as f:
+            num_features = json.load(f)["num_features"]
+    graph = nn.GraphCell(ms.load(path))
+    graph.set_inputs(*dynamic_inputs(num_features))
+    return graph
+
+
+def main(argv=None):
+    parser = add_config_args(argparse.ArgumentParser(prog="python -m mindaudio.export", description=__doc__,
+                                                     formatter_class=argparse.RawDescriptionHelpFormatter))
+    parser.add_argument("--checkpoint", required=True, help="checkpoint file, or a run directory (uses its best)")
+    parser.add_argument("--output", required=True, help="MindIR file to write (e.g. model.mindir)")
+    args = parser.parse_args(argv)
+    from mindaudio.evaluate import config_for, resolve_checkpoint
+    try:
+        checkpoint = resolve_checkpoint(args.checkpoint)
+        cfg = config_for(checkpoint, args.config, args.override)
+        path = export_mindir(cfg, checkpoint, args.output)
+    except ConfigError as e:
+        parser.exit(2, f"config error: {e}\n")
+    except (FileNotFoundError, RuntimeError, ValueError) as e:
+        parser.exit(1, f"error: {e}\n")
+    print(path)
+
+
+if __name__ == "__main__":
+    main()
