@@ -163,3 +163,14 @@ def test_sigkill_then_resume_equals_uninterrupted_run(demo_data, tmp_path):
         np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-6, err_msg=name)
     resumed = [json.loads(line) for line in open(killed / "metrics.jsonl")]
     assert [r["step"] for r in resumed if "loss" in r] == [r["step"] for r in train_records]
+
+
+def test_fresh_run_refuses_a_run_directory_with_checkpoints(tmp_path):
+    from mindaudio.training.checkpoint import CheckpointManager
+    from mindaudio.training.loop import find_resume
+    cfg = Config()
+    manager = CheckpointManager(str(tmp_path), keep=2)
+    assert find_resume(cfg, manager) is None
+    open(os.path.join(manager.dir, "step_000000003.ckpt"), "wb").close()
+    with pytest.raises(RuntimeError, match="train.resume=auto"):
+        find_resume(cfg, manager)

@@ -108,6 +108,9 @@ class MetricsWriter:
 def find_resume(cfg, manager):
     spec = cfg.train.resume
     if not spec:
+        if manager.step_files():
+            raise RuntimeError(f"{manager.dir} already holds checkpoints of another run: continue it with "
+                               "-o train.resume=auto, or choose a new train.output_dir")
         return None
     if spec == "auto":
         path = manager.latest()
