@@ -8,15 +8,17 @@ The trainer's consumption is measured in the same run: train steps of the config
 from the pipeline (``--train_steps`` of them, after one compiling step).
 """
 import argparse
+import os
 import time
 
-from common import config, emit, machine
+from common import REPO, config, emit, machine
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=["full", "demo"], default="full")
-    p.add_argument("--manifest", default="examples/demo_corpus/train/libri_train_manifest.json")
+    p.add_argument("--manifest", default=os.path.join(REPO, "examples/demo_corpus/train/libri_train_manifest.json"),
+                   help="a prepared manifest (default: the demo corpus, after examples/demo/run_demo.sh)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--train_steps", type=int, default=3)
