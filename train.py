@@ -26,8 +26,12 @@ def main(argv=None):
     if distributed.prepare(cfg.train.device_target, cfg.train.output_dir) == "scheduler":
         distributed.run_scheduler()            # msrun's (or the mpirun bridge's) scheduler process: no training
         return
+    from mindaudio.data.manifest import ManifestError
     from mindaudio.training.loop import train
-    train(cfg)
+    try:
+        train(cfg)
+    except (ManifestError, FileNotFoundError, RuntimeError, FloatingPointError) as e:
+        parser.exit(1, f"error: {e}\n")
 
 
 if __name__ == "__main__":

@@ -14,11 +14,14 @@ import time
 from common import REPO, config, emit, machine
 
 
+DEMO_MANIFEST = os.path.join(REPO, "examples", "demo_corpus", "train", "libri_train_manifest.json")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=["full", "demo"], default="full")
-    p.add_argument("--manifest", default=os.path.join(REPO, "examples/demo_corpus/train/libri_train_manifest.json"),
-                   help="a prepared manifest (default: the demo corpus, after examples/demo/run_demo.sh)")
+    p.add_argument("--manifest", default=DEMO_MANIFEST, help="a prepared manifest (default: the demo corpus, "
+                   "prepared first if needed)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--train_steps", type=int, default=3)
@@ -32,6 +35,12 @@ def main():
     from mindaudio.training.schedule import build_optimizer
     from mindaudio.training.step import TrainStep
 
+    if not os.path.exists(args.manifest) and args.manifest == DEMO_MANIFEST:   # a clean clone: prepare the demo
+        import subprocess
+        import sys
+        subprocess.run([sys.executable, os.path.join(REPO, "mindaudio", "data", "librispeech.py"), "--root_path",
+                        os.path.join(REPO, "examples", "demo_corpus"), "--data_ready", "True", "--no_progress"],
+                       check=True)
     cfg = config(args.model, overrides=[f"train.batch_size={args.batch}", f"data.num_workers={args.workers}"])
     labels = Labels.from_config(cfg.text)
     utts, _ = load_utterances(args.manifest, cfg, labels)

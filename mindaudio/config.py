@@ -145,6 +145,8 @@ def _check_value(where, annotation, value):
         return ""
     if annotation in (int, str, bool) and type(value) is annotation:
         return value
+    if annotation is str and isinstance(value, (int, float, bool)):
+        return str(value)  # "-o train.output_dir=2024": YAML reads a number, the key wants text
     raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r} ({type(value).__name__})")
 
 
@@ -212,6 +214,9 @@ def load_config(path=None, overrides=()):
         _merge(cfg, data, path)
     for text in overrides:
         section, key, value = parse_override(text)
+        sub = getattr(cfg, section, None)
+        if dataclasses.is_dataclass(sub) and typing.get_type_hints(type(sub)).get(key) is str:
+            value = text.split("=", 1)[1].strip()  # a text key takes the text as written ("2024", "no")
         _merge(cfg, {section: {key: value}}, f"override '{text}'")
     validate(cfg)
     return cfg
@@ -225,10 +230,21 @@ def validate(cfg):
         raise ConfigError("text.alphabet has a repeated character")
     if len(cfg.model.conv_kernel) != 2 or min(cfg.model.conv_kernel) < 1:
         raise ConfigError("model.conv_kernel must be [frequency, time], both ≥ 1")
-    for name in ("epochs", "batch_size", "rnn_layers"):
-        sec = cfg.model if name == "rnn_layers" else cfg.train
-        if getattr(sec, name) < 1:
-            raise ConfigError(f"{'model' if name == 'rnn_layers' else 'train'}.{name} must be ≥ 1")
+    at_least_one = [("train", "epochs"), ("train", "batch_size"), ("train", "log_every"), ("train", "keep_checkpoints"),
+                    ("train", "val_every_epochs"), ("train", "loss_scale_window"), ("model", "rnn_layers"),
+                    ("model", "rnn_hidden"), ("model", "conv_channels"), ("data", "pad_to_multiple"),
+                    ("data", "num_workers"), ("eval", "batch_size"), ("eval", "beam_width")]
+    for section, key in at_least_one:
+        if getattr(getattr(cfg, section), key) < 1:
+            raise ConfigError(f"{section}.{key} must be ≥ 1")
+    non_negative = [("train", "warmup_steps"), ("train", "ckpt_every"), ("train", "weight_decay"),
+                    ("train", "final_lr_ratio"), ("data", "min_duration"), ("train", "device_id")]
+    for section, key in non_negative:
+        if getattr(getattr(cfg, section), key) < 0:
+            raise ConfigError(f"{section}.{key} must be ≥ 0")
+    for section, key in [("train", "lr"), ("train", "grad_clip"), ("train", "loss_scale"), ("train", "adam_eps")]:
+        if not getattr(getattr(cfg, section), key) > 0:
+            raise ConfigError(f"{section}.{key} must be > 0")
     if cfg.data.max_duration <= cfg.data.min_duration:
         raise ConfigError("data.max_duration must be greater than data.min_duration")
 

@@ -10,7 +10,7 @@ with ``mindaudio.decoding``. Features must be ``mindaudio.data.features.spectrog
 the graph expects (features, label set) are written beside it as ``<output stem>.json``.
 
 The graph contains the network as built for ``train.device_target``: on CPU the convolution is the matmul
-(im2col) form, which runs anywhere but is slow on Ascend; export on an Ascend machine
+form (frequency unfold, time shifts), which runs anywhere but is slow on Ascend; export on an Ascend machine
 (``-o train.device_target=Ascend``) to deploy there with the native convolution.
 """
 import argparse

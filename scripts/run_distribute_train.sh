@@ -84,7 +84,7 @@ case "$launcher" in
       servers=$(grep -cvE '^[[:space:]]*(#|$)' "$hostfile")
       cmd+=(-np $((servers * nproc)) --hostfile "$hostfile" --map-by "ppr:${nproc}:node")
       # ranks on other servers get only the variables named here: the toolchain's, MindSpore's and CANN's
-      for var in $(compgen -e | grep -E '^(PATH|LD_LIBRARY_PATH|PYTHONPATH|ASCEND_.*|HCCL_.*|MS_.*|GLOG_.*|OMP_.*)$'); do
+      for var in $(compgen -e | grep -E '^(PATH|LD_LIBRARY_PATH|PYTHONPATH|ASCEND_.*|HCCL_.*|MS_.*|GLOG_.*|OMP_.*|MINDAUDIO_.*)$'); do
         cmd+=(-x "$var")
       done
     else

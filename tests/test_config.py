@@ -70,3 +70,20 @@ def test_cli_reports_config_error():
     for script in ("train.py", "eval.py"):
         r = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True)
         assert r.returncode == 0 and "--override" in r.stdout
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.val_every_epochs=0", "train.val_every_epochs must be ≥ 1"),
+    ("train.keep_checkpoints=0", "train.keep_checkpoints must be ≥ 1"),
+    ("data.pad_to_multiple=0", "data.pad_to_multiple must be ≥ 1"),
+    ("train.lr=-1e-3", "train.lr must be > 0"),
+    ("train.warmup_steps=-5", "train.warmup_steps must be ≥ 0"),
+])
+def test_bad_values_are_refused(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(REPO_YAML, [override])
+
+
+def test_text_keys_accept_numbers_and_words():
+    cfg = load_config(REPO_YAML, ["train.output_dir=2024", "train.resume=no"])
+    assert cfg.train.output_dir == "2024" and cfg.train.resume == "no"

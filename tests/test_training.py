@@ -145,13 +145,14 @@ def test_sigkill_then_resume_equals_uninterrupted_run(demo_data, tmp_path):
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_train_cmd(demo_data, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env)
-    target = killed / "checkpoints" / "step_000000015.ckpt"        # mid-epoch 1 (12 steps per epoch)
+    ckpts = killed / "checkpoints"                                 # kill after step 15, mid-epoch 1 (12 steps/epoch)
     deadline = time.time() + 300
-    while not target.exists() and proc.poll() is None and time.time() < deadline:
+    while not (ckpts.exists() and any(f.name >= "step_000000015" for f in ckpts.glob("step_*.ckpt"))) \
+            and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert target.exists(), "the run ended before the checkpoint this test kills after"
+    assert proc.returncode == -signal.SIGKILL, "the run ended before the checkpoint this test kills after"
     assert not (killed / "checkpoints" / "step_000000024.ckpt").exists()
     subprocess.run(_train_cmd(demo_data, killed, "-o", "train.resume=auto"), check=True, capture_output=True,
                    env=env)

@@ -390,11 +390,26 @@ def prepare(root_path, data_ready=False, subsets=None, num_workers=None, mirror=
                     raise PrepError(f"no {subset}.tar.gz archive or LibriSpeech/{subset}/ directory in {root}")
                 archive = download(f"{mirror.rstrip('/')}/{subset}.tar.gz", os.path.join(root, subset + ".tar.gz"),
                                    sums.get(subset), progress=progress)
-            else:
+            elif checksums and subset in checksums:
                 logger.info("verifying %s", archive)
-                verify_sha256(archive, sums.get(subset))
+                verify_sha256(archive, checksums[subset])
+            else:
+                # an archive the user brought: check it against the published LibriSpeech hash, but a corpus in
+                # LibriSpeech layout under the same name is legitimate, so a mismatch is reported, not refused
+                logger.info("verifying %s", archive)
+                actual = sha256sum(archive)
+                if sums.get(subset) and actual != sums[subset]:
+                    logger.warning("%s is not the published LibriSpeech %s (SHA-256 %s); using it as given",
+                                   archive, subset, actual)
             tree = extract(archive, root, subset)
         split_dirs.setdefault(SPLIT_OF[subset], []).append(tree)
+    # a split is rebuilt from all its subsets already extracted here, not only those of this run, so that preparing
+    # train-clean-360 after train-clean-100 gives a train manifest with both
+    for subset, split in SPLIT_OF.items():
+        tree = _find(root, subset)[0]
+        if split in split_dirs and tree is not None and tree not in split_dirs[split]:
+            logger.info("%s: also including the already extracted %s", split, subset)
+            split_dirs[split].append(tree)
 
     workers = max(1, num_workers or os.cpu_count() or 1)
     return {split: prepare_split(root, split, dirs, workers, progress) for split, dirs in split_dirs.items()}

@@ -13,8 +13,8 @@ from mindaudio.models.layers import Conv2d
 
 def length_mask(lengths, like):
     """lengths: [B] int; like: [B, T] tensor → [B, T] float mask (1 on frames < length). Dynamic-shape safe."""
-    positions = ops.cumsum(ops.ones_like(like), axis=1)
-    return (positions <= lengths.astype(like.dtype).reshape(-1, 1)).astype(like.dtype)
+    positions = ops.cumsum(ops.ones_like(like, dtype=ms.int32), axis=1)   # int32: exact at any length under fp16
+    return (positions <= lengths.astype(ms.int32).reshape(-1, 1)).astype(like.dtype)
 
 
 class ConvBlock(nn.Cell):

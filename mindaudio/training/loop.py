@@ -11,8 +11,10 @@ from mindspore import nn
 
 from mindaudio import distributed
 from mindaudio.config import save_config, to_dict
-from mindaudio.data.dataset import BatchSource, batch_plan, collate, feature_dim, load_utterances, make_dataset
-from mindaudio.data.features import load_audio, spectrogram
+from mindaudio.data.manifest import atomic_write_text
+from mindaudio.data.dataset import (BatchSource, batch_plan, collate, ctc_min_frames, feature_dim, load_utterances,
+                                    make_dataset, output_frames)
+from mindaudio.data.features import AudioError, load_audio, spectrogram
 from mindaudio.decoding import greedy_decode
 from mindaudio.metrics import ErrorRate
 from mindaudio.models.deepspeech2 import CTCLossCell, build_model, dynamic_inputs
@@ -22,7 +24,7 @@ from mindaudio.training.schedule import build_optimizer, lr_at
 from mindaudio.training.step import TrainStep
 
 log = logging.getLogger("mindaudio.train")
-MAX_CONSECUTIVE_SKIPS = 50   # the dynamic loss scale reaches 1 from 2^24 in 24 halvings; more means divergence
+MAX_CONSECUTIVE_SKIPS = 50   # each skip halves the loss scale: 50 in a row means divergence, not overflow
 
 
 def setup_device(train_cfg):
@@ -73,9 +75,18 @@ def validate(eval_cell, utts, cfg, labels):
     eval_cell.set_train(False)
     errors, losses = ErrorRate(), []
     order = np.argsort([u.duration for u in utts], kind="stable")
+    unreadable = 0
     for start in range(0, len(order), cfg.eval.batch_size):
-        batch = [utts[i] for i in order[start:start + cfg.eval.batch_size]]
-        feats = [spectrogram(load_audio(u.audio_filepath, cfg.features.sample_rate), cfg.features) for u in batch]
+        batch, feats = [], []
+        for i in order[start:start + cfg.eval.batch_size]:
+            try:
+                feats.append(spectrogram(load_audio(utts[i].audio_filepath, cfg.features.sample_rate), cfg.features))
+                batch.append(utts[i])
+            except AudioError as e:
+                unreadable += 1
+                log.warning("validation: %s", e)
+        if not batch:
+            continue
         x, xl, y, yl = collate(feats, [u.tokens for u in batch], cfg.data.pad_to_multiple)
         log_probs, out_lens, loss = eval_cell(ms.Tensor(x), ms.Tensor(xl), ms.Tensor(y), ms.Tensor(yl))
         for u, hyp in zip(batch, greedy_decode(log_probs.asnumpy(), out_lens.asnumpy(), labels)):
@@ -84,7 +95,7 @@ def validate(eval_cell, utts, cfg, labels):
     eval_cell.set_train(True)
     finite = [v for v in losses if np.isfinite(v)]
     return {"val_loss": float(np.mean(finite)) if finite else float("nan"), "val_wer": errors.wer,
-            "val_cer": errors.cer, "val_utterances": errors.utterances}
+            "val_cer": errors.cer, "val_utterances": errors.utterances, "val_unreadable": unreadable}
 
 
 class MetricsWriter:
@@ -93,10 +104,15 @@ class MetricsWriter:
     def __init__(self, path, resume_step=None):
         self.path = path
         if resume_step is not None and os.path.exists(path):
+            keep = []
             with open(path, encoding="utf-8") as f:
-                keep = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= resume_step]
-            with open(path, "w", encoding="utf-8") as f:
-                f.writelines(keep)
+                for line in f:
+                    try:
+                        if json.loads(line).get("step", 0) <= resume_step:
+                            keep.append(line if line.endswith("\n") else line + "\n")
+                    except json.JSONDecodeError:  # a line cut short by the crash being resumed from
+                        pass
+            atomic_write_text(path, "".join(keep))
         elif resume_step is None and os.path.exists(path):
             os.remove(path)
 
@@ -151,7 +167,13 @@ def train(cfg):
     val_utts = []
     if cfg.data.val_manifest and rank == 0:
         val_utts, _ = load_utterances(cfg.data.val_manifest, cfg, labels, for_training=False)
-        val_utts = [u for u in val_utts if u.text]
+        # the CPU CTC kernel fails on an utterance too short for its transcript: score only those CTC can align
+        usable = [u for u in val_utts if u.text and
+                  output_frames(u.frames, cfg.model.conv_kernel[1]) >= ctc_min_frames(u.tokens)]
+        if len(usable) < len(val_utts):
+            log.warning("validation: %d utterance(s) with an empty transcript or too short for it left out",
+                        len(val_utts) - len(usable))
+        val_utts = usable
     durations = [u.duration for u in utts]
     steps_per_epoch = len(batch_plan(durations, cfg.train.batch_size, size, 0, cfg.train.seed, cfg.data.sortagrad))
     total_steps = steps_per_epoch * cfg.train.epochs
@@ -254,6 +276,7 @@ def train(cfg):
                 manager.save(state, meta(epoch, index + 1))
         epoch, batch_in_epoch = epoch + 1, 0
         if rank == 0:
+            manager.save(state, meta(epoch, 0))        # before validation: nothing of the epoch is lost if it fails
             if val_utts and (epoch % cfg.train.val_every_epochs == 0 or epoch == cfg.train.epochs):
                 result = validate(eval_cell, val_utts, cfg, labels)
                 metrics.write({"step": global_step, "epoch": epoch - 1, **result})
@@ -262,7 +285,7 @@ def train(cfg):
                 if result["val_wer"] < best_wer:
                     best_wer = result["val_wer"]
                     manager.save_best(state, meta(epoch, 0))
-            manager.save(state, meta(epoch, 0))
+                    manager.save(state, meta(epoch, 0))  # the same checkpoint, now knowing the best WER
     distributed.test_dump_state(rank, state, "end")
     if rank == 0:
         log.info("training finished: %d steps in %s", global_step, _hms(time.time() - run_start))
