@@ -80,3 +80,25 @@ def test_padding_never_changes_results():
         n = int(n.asnumpy()[0])
         assert alone.shape[0] == n
         np.testing.assert_allclose(batch_out[:n, b], alone.asnumpy()[:, 0], atol=2e-5)
+
+
+def test_one_compilation_for_every_batch_shape():
+    """Cell.compile_cache holds one entry per compiled graph: dynamic shapes give one for all (B, T)."""
+    from mindaudio.models.deepspeech2 import CTCLossCell
+    from mindaudio.training.loop import train_inputs
+    from mindaudio.training.schedule import build_optimizer
+    from mindaudio.training.step import TrainStep
+    cfg = cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=1)
+    net = build_model(cfg, 161, 29)
+    step = TrainStep(CTCLossCell(net, 0), build_optimizer(net.trainable_params(), cfg.train, 10), cfg.train)
+    step.set_inputs(*train_inputs(161))
+    rng = np.random.default_rng(0)
+    for b, t, s in [(1, 32, 3), (2, 48, 5), (3, 80, 2)]:
+        step(ms.Tensor(rng.standard_normal((b, 1, 161, t)).astype(np.float32)), ms.Tensor(np.full(b, t, np.int32)),
+             ms.Tensor(rng.integers(1, 29, (b, s)).astype(np.int32)), ms.Tensor(np.full(b, s, np.int32)))
+    assert len(step.compile_cache) == 1
+    plain = build_model(cfg, 161, 29)                      # the control: without set_inputs every shape compiles
+    plain.set_train(False)
+    for b, t in [(1, 32), (2, 48)]:
+        plain(ms.Tensor(np.zeros((b, 1, 161, t), np.float32)), ms.Tensor(np.full(b, t, np.int32)))
+    assert len(plain.compile_cache) == 2
