@@ -31,7 +31,7 @@ def resolve_checkpoint(path):
             if os.path.isfile(candidate):
                 return candidate
         from mindaudio.training.checkpoint import CheckpointManager
-        latest = CheckpointManager(path, 1).latest()
+        latest = CheckpointManager(path, 1, create=False).latest()
         if latest:
             return latest
         raise FileNotFoundError(f"no checkpoint in run directory {path}")

@@ -175,3 +175,18 @@ def test_fresh_run_refuses_a_run_directory_with_checkpoints(tmp_path):
     open(os.path.join(manager.dir, "step_000000003.ckpt"), "wb").close()
     with pytest.raises(RuntimeError, match="train.resume=auto"):
         find_resume(cfg, manager)
+
+
+def test_mid_epoch_resume_refuses_a_different_batch_order():
+    from mindaudio.config import to_dict
+    from mindaudio.training.loop import check_same_data_order
+    saved = Config()
+    meta = {"batch_in_epoch": 3, "world_size": 1, "config": json.dumps(to_dict(saved))}
+    check_same_data_order(meta, Config(), 1, "x.ckpt")                       # same settings: fine
+    changed = Config()
+    changed.train.batch_size = 8
+    with pytest.raises(RuntimeError, match="train.batch_size: 64 → 8"):
+        check_same_data_order(meta, changed, 1, "x.ckpt")
+    with pytest.raises(RuntimeError, match="ranks: 1 → 2"):
+        check_same_data_order(meta, Config(), 2, "x.ckpt")
+    check_same_data_order(dict(meta, batch_in_epoch=0), changed, 2, "x.ckpt")  # epoch boundary: a new plan is fine

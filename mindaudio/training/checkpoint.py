@@ -67,10 +67,11 @@ def restore(state, params, path=""):
 class CheckpointManager:
     """``step_<global_step>.ckpt`` files in ``<run>/checkpoints``: keeps the newest ``keep``, plus ``best.ckpt``."""
 
-    def __init__(self, run_dir, keep):
+    def __init__(self, run_dir, keep, create=True):
         self.dir = os.path.join(run_dir, "checkpoints")
         self.keep = keep
-        os.makedirs(self.dir, exist_ok=True)
+        if create:
+            os.makedirs(self.dir, exist_ok=True)
 
     def step_files(self):
         files = glob.glob(os.path.join(self.dir, "step_*.ckpt"))

@@ -142,11 +142,12 @@ def check_same_data_order(meta, cfg, size, path):
     """A mid-epoch position only means something under the batch plan it was saved with."""
     if int(meta.get("batch_in_epoch", 0)) == 0 or "config" not in meta:
         return
-    saved = json.loads(meta["config"])
-    keys = [("train", "batch_size"), ("train", "seed"), ("data", "train_manifest"), ("data", "sortagrad"),
-            ("data", "min_duration"), ("data", "max_duration")]
-    changed = [f"{s}.{k}: {saved[s][k]!r} → {getattr(getattr(cfg, s), k)!r}" for s, k in keys
-               if saved[s][k] != getattr(getattr(cfg, s), k)]
+    saved, now = json.loads(meta["config"]), to_dict(cfg)
+    # everything that decides which utterances are kept and how they are batched
+    keys = [("train", "batch_size"), ("train", "seed"), ("model", "conv_kernel")]
+    keys += [(section, k) for section in ("data", "features", "text") for k in now[section]
+             if (section, k) not in (("data", "num_workers"), ("data", "val_manifest"), ("data", "test_manifests"))]
+    changed = [f"{s}.{k}: {saved[s].get(k)!r} → {now[s][k]!r}" for s, k in keys if saved[s].get(k) != now[s][k]]
     if int(meta.get("world_size", size)) != size:
         changed.append(f"ranks: {int(meta['world_size'])} → {size}")
     if changed:
