@@ -394,3 +394,12 @@ def test_train_split_collects_subsets_prepared_in_separate_runs(tmp_path):
     ls.prepare(str(tmp_path), data_ready=True, subsets=["train-clean-360"], num_workers=1, progress=False)
     with open(tmp_path / "train" / "libri_train_manifest.json") as f:
         assert [json.loads(line)["id"] for line in f] == ["11-100-0000", "22-200-0000"]
+
+
+def test_lower_case_and_unusual_characters(tmp_path):
+    _chapter(tmp_path, "dev-clean", 7, 70, {0: (0.5, 16000, 1), 1: (0.5, 16000, 1)},
+             ["7-70-0000 it's lower case", "7-70-0001 CAFÉ AU LAIT"])
+    summary = ls.prepare(str(tmp_path), data_ready=True, num_workers=1, progress=False)["val"]
+    with open(tmp_path / "val" / "libri_val_manifest.json") as f:
+        assert [json.loads(line)["text"] for line in f] == ["IT'S LOWER CASE", "CAFÉ AU LAIT"]
+    assert summary["unusual_characters"] == {"É": 1}

@@ -42,6 +42,7 @@ logger = logging.getLogger("mindaudio.librispeech")
 
 DEFAULT_MIRROR = "https://www.openslr.org/resources/12"
 SAMPLE_RATE = 16000
+LIBRISPEECH_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ' ")
 SHA256 = {
     "dev-clean": "76f87d090650617fca0cac8f88b9416e0ebf80350acb97b343a85fa903728ab3",
     "dev-other": "12661c48e8c3fe1de2c1caa4c3e135193bfb1811584f11f569dd12645aa84365",
@@ -282,8 +283,8 @@ def collect(subset_dirs):
                     with open(path, encoding="utf-8") as f:
                         for line in f:
                             fields = line.split(maxsplit=1)
-                            if fields:  # transcript = LibriSpeech text as is, whitespace collapsed
-                                text = " ".join(fields[1].split()) if len(fields) > 1 else ""
+                            if fields:  # transcript: LibriSpeech text, upper case (as it already is), whitespace collapsed
+                                text = " ".join(fields[1].upper().split()) if len(fields) > 1 else ""
                                 texts[fields[0]] = (text, os.path.join(dirpath, fields[0] + ".flac"))
     utterances = {}
     for uid in sorted(set(audio) | set(texts)):
@@ -340,10 +341,19 @@ def prepare_split(root, split, subset_dirs, num_workers=1, progress=True):
         logger.warning("%s: skipped %s (%s%s) %s", split, uid, reason, ": " + detail if detail else "", src)
         skipped[reason] = skipped.get(reason, 0) + 1
 
+    # kept in the manifest as written, but reported: the default label set (apostrophe, A–Z, space) lacks them
+    unusual = {}
+    for e in entries:
+        for ch in e["text"]:
+            if ch not in LIBRISPEECH_CHARS:
+                unusual[ch] = unusual.get(ch, 0) + 1
+    if unusual:
+        logger.warning("%s: characters outside A-Z, apostrophe and space in transcripts: %s", split, unusual)
     seconds = sum(e["duration"] for e in entries)
     manifest = os.path.join(out, f"libri_{split}_manifest.json")
     summary = {"split": split, "utterances": len(entries), "seconds": round(seconds, 3),
-               "hours": round(seconds / 3600, 4), "skipped": skipped, "notes": notes, "manifest": manifest}
+               "hours": round(seconds / 3600, 4), "skipped": skipped, "notes": notes, "manifest": manifest,
+               "unusual_characters": unusual}
     atomic_write_text(os.path.join(out, "skipped.tsv"),
                       "id\tsource\treason\tdetail\n" + "".join("\t".join(p) + "\n" for p in problems))
     atomic_write_text(os.path.join(out, "summary.json"), json.dumps(summary, indent=2, sort_keys=True) + "\n")
