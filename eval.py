@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mindaudio.config import ConfigError, add_config_args  # noqa: E402
+from mindaudio.config import add_config_args  # noqa: E402
 
 
 def main(argv=None):
@@ -27,15 +27,9 @@ def main(argv=None):
     parser.add_argument("--output", help="per-utterance results (JSON lines); a summary JSON is written beside it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    from mindaudio.evaluate import config_for, evaluate, resolve_checkpoint
+    from mindaudio.evaluate import checkpoint_and_config, evaluate
     from mindaudio.data.manifest import ManifestError
-    try:
-        checkpoint = resolve_checkpoint(args.checkpoint)
-        cfg = config_for(checkpoint, args.config, args.override)
-    except ConfigError as e:
-        parser.exit(2, f"config error: {e}\n")
-    except (FileNotFoundError, RuntimeError) as e:
-        parser.exit(1, f"error: {e}\n")
+    checkpoint, cfg = checkpoint_and_config(parser, args)
     try:
         summary = evaluate(cfg, checkpoint, args.manifests or cfg.data.test_manifests, args.output)
     except (FileNotFoundError, RuntimeError, ValueError, ManifestError) as e:

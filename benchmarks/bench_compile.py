@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from common import config, emit, machine, synthetic_batch
+from common import build_train_step, config, emit, machine, synthetic_batch
 
 
 def main():
@@ -25,17 +25,8 @@ def main():
     args = p.parse_args()
 
     import mindspore as ms
-    from mindaudio.models.deepspeech2 import CTCLossCell, build_model
-    from mindaudio.training.loop import train_inputs
-    from mindaudio.training.schedule import build_optimizer
-    from mindaudio.training.step import TrainStep
 
-    cfg = config(args.model)
-    ms.set_device("CPU")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    net = build_model(cfg, 161, 29)
-    step = TrainStep(CTCLossCell(net, 0), build_optimizer(net.trainable_params(), cfg.train, 1000), cfg.train)
-    step.set_inputs(*train_inputs(161))
+    _, step = build_train_step(config(args.model))
     rng = np.random.default_rng(0)
     shapes = []
     while len(shapes) < args.batches:   # distinct (batch, frames) pairs, frames a multiple of 16 as the loader pads

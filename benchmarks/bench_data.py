@@ -11,7 +11,7 @@ import argparse
 import os
 import time
 
-from common import REPO, config, emit, machine
+from common import REPO, build_train_step, config, emit, machine
 
 
 DEMO_MANIFEST = os.path.join(REPO, "examples", "demo_corpus", "train", "libri_train_manifest.json")
@@ -29,11 +29,7 @@ def main():
 
     import mindspore as ms
     from mindaudio.data.dataset import BatchSource, batch_plan, load_utterances, make_dataset
-    from mindaudio.models.deepspeech2 import CTCLossCell, build_model
     from mindaudio.text import Labels
-    from mindaudio.training.loop import train_inputs
-    from mindaudio.training.schedule import build_optimizer
-    from mindaudio.training.step import TrainStep
 
     if not os.path.exists(args.manifest) and args.manifest == DEMO_MANIFEST:   # a clean clone: prepare the demo
         import subprocess
@@ -56,11 +52,7 @@ def main():
             loaded.append(row)
     pipeline = n / (time.perf_counter() - start)
 
-    ms.set_device("CPU")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    net = build_model(cfg, 161, 29)
-    step = TrainStep(CTCLossCell(net, 0), build_optimizer(net.trainable_params(), cfg.train, 1000), cfg.train)
-    step.set_inputs(*train_inputs(161))
+    _, step = build_train_step(cfg)
     step(*[ms.Tensor(a) for a in loaded[0]])[0].asnumpy()
     start, used = time.perf_counter(), 0
     for row in loaded[1:]:

@@ -10,7 +10,7 @@ import argparse
 import statistics
 import time
 
-from common import config, emit, gemm_peak_gflops, machine, synthetic_batch
+from common import build_train_step, config, emit, gemm_peak_gflops, machine, synthetic_batch
 
 
 def main():
@@ -23,20 +23,11 @@ def main():
     args = p.parse_args()
 
     import mindspore as ms
-    from mindaudio.models.deepspeech2 import CTCLossCell, build_model
     from mindaudio.models.flops import train_step_flops
-    from mindaudio.training.loop import train_inputs
-    from mindaudio.training.schedule import build_optimizer
-    from mindaudio.training.step import TrainStep
 
     cfg = config(args.model, args.device)
-    ms.set_device(args.device)
-    ms.set_context(mode=ms.GRAPH_MODE)
     peak = gemm_peak_gflops()
-    net = build_model(cfg, 161, 29)
-    opt = build_optimizer(net.trainable_params(), cfg.train, 1000)
-    step = TrainStep(CTCLossCell(net, 0), opt, cfg.train)
-    step.set_inputs(*train_inputs(161))
+    _, step = build_train_step(cfg, args.device)
     frames = int(args.seconds * 100) + 1
     batch = [ms.Tensor(a) for a in synthetic_batch(args.batch, frames)]
     t = time.perf_counter()

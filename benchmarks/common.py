@@ -19,6 +19,21 @@ def config(model, device="CPU", overrides=()):
     return load_config(CONFIGS[model], [f"train.device_target={device}", *overrides])
 
 
+def build_train_step(cfg, device="CPU"):
+    """Graph mode on ``device``, the network of ``cfg`` and its train step compiled for dynamic shapes → (net, step)."""
+    import mindspore as ms
+    from mindaudio.models.deepspeech2 import CTCLossCell, build_model
+    from mindaudio.training.loop import train_inputs
+    from mindaudio.training.schedule import build_optimizer
+    from mindaudio.training.step import TrainStep
+    ms.set_device(device)
+    ms.set_context(mode=ms.GRAPH_MODE)
+    net = build_model(cfg, 161, 29)
+    step = TrainStep(CTCLossCell(net, 0), build_optimizer(net.trainable_params(), cfg.train, 1000), cfg.train)
+    step.set_inputs(*train_inputs(161))
+    return net, step
+
+
 def gemm_peak_gflops(n=2048, repeats=10):
     """Best single-precision GEMM rate NumPy's BLAS reaches on this machine (n × n × n, best of ``repeats``)."""
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)

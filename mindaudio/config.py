@@ -8,7 +8,7 @@ import dataclasses
 import difflib
 import typing
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List
 
 import yaml
 
@@ -202,7 +202,7 @@ def parse_override(text):
 
 def load_config(path=None, overrides=()):
     """Defaults ← YAML file ← overrides, validated. Returns a :class:`Config`."""
-    cfg = Config()
+    data = None
     if path:
         try:
             with open(path, encoding="utf-8") as f:
@@ -211,7 +211,13 @@ def load_config(path=None, overrides=()):
             raise ConfigError(f"config file not found: {path}") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML: {e}") from None
-        _merge(cfg, data, path)
+    return config_from_dict(data, overrides, path)
+
+
+def config_from_dict(data, overrides=(), source="config"):
+    """Defaults ← ``data`` (a {section: {key: value}} mapping, e.g. a stored config) ← overrides, validated."""
+    cfg = Config()
+    _merge(cfg, data, source)
     for text in overrides:
         section, key, value = parse_override(text)
         sub = getattr(cfg, section, None)

@@ -8,12 +8,10 @@ import json
 import logging
 import os
 import sys
-import tempfile
 
 import numpy as np
-import yaml
 
-from mindaudio.config import ConfigError, load_config
+from mindaudio.config import ConfigError, config_from_dict, load_config
 from mindaudio.data.dataset import collate, feature_dim
 from mindaudio.data.features import AudioError, load_audio, spectrogram
 from mindaudio.data.manifest import atomic_write_text, read_manifest
@@ -60,18 +58,26 @@ def config_for(checkpoint_path, config_path=None, overrides=()):
         return load_config(config_path, overrides)
     stored = checkpoint_config(checkpoint_path)
     if stored is not None:
-        with tempfile.TemporaryDirectory() as tmp:   # through load_config, so the stored config is validated
-            path = os.path.join(tmp, "checkpoint_config.yaml")
-            with open(path, "w", encoding="utf-8") as f:
-                yaml.safe_dump(stored, f, sort_keys=False)
-            try:
-                return load_config(path, overrides)
-            except ConfigError as e:
-                raise ConfigError(f"the config stored in {checkpoint_path}: {e}") from None
+        try:
+            return config_from_dict(stored, overrides, checkpoint_path)
+        except ConfigError as e:
+            raise ConfigError(f"the config stored in {checkpoint_path}: {e}") from None
     run_config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(checkpoint_path))), "config.yaml")
     if os.path.isfile(run_config):
         return load_config(run_config, overrides)
     raise ConfigError(f"{checkpoint_path} stores no config and has no run config.yaml beside it: pass -c CONFIG")
+
+
+def checkpoint_and_config(parser, args):
+    """For the command lines: ``args.checkpoint`` resolved and the config to run it with (``-c``/``-o``), or exit
+    with status 2 on a config error and 1 on a missing or unreadable checkpoint."""
+    try:
+        checkpoint = resolve_checkpoint(args.checkpoint)
+        return checkpoint, config_for(checkpoint, args.config, args.override)
+    except ConfigError as e:
+        parser.exit(2, f"config error: {e}\n")
+    except (FileNotFoundError, RuntimeError) as e:
+        parser.exit(1, f"error: {e}\n")
 
 
 def load_network(cfg, checkpoint_path):

@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 
-from mindaudio.config import ConfigError, add_config_args, to_dict
+from mindaudio.config import add_config_args, to_dict
 
 
 def export_mindir(cfg, checkpoint_path, output):
@@ -64,13 +64,10 @@ def main(argv=None):
     parser.add_argument("--checkpoint", required=True, help="checkpoint file, or a run directory (uses its best)")
     parser.add_argument("--output", required=True, help="MindIR file to write (e.g. model.mindir)")
     args = parser.parse_args(argv)
-    from mindaudio.evaluate import config_for, resolve_checkpoint
+    from mindaudio.evaluate import checkpoint_and_config
+    checkpoint, cfg = checkpoint_and_config(parser, args)
     try:
-        checkpoint = resolve_checkpoint(args.checkpoint)
-        cfg = config_for(checkpoint, args.config, args.override)
         path = export_mindir(cfg, checkpoint, args.output)
-    except ConfigError as e:
-        parser.exit(2, f"config error: {e}\n")
     except (FileNotFoundError, RuntimeError, ValueError) as e:
         parser.exit(1, f"error: {e}\n")
     print(path)

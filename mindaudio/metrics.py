@@ -34,11 +34,6 @@ class ErrorRate:
         self.utterances += 1
         return {"word_edits": we, "words": wn, "char_edits": ce, "chars": cn}
 
-    def merge(self, counts):
-        """Add totals from elsewhere (another rank): a dict with the attribute names as keys."""
-        for k, v in counts.items():
-            setattr(self, k, getattr(self, k) + int(v))
-
     def totals(self):
         return {k: getattr(self, k) for k in ("word_edits", "words", "char_edits", "chars", "utterances")}
 

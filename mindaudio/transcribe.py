@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from mindaudio.config import ConfigError, add_config_args
+from mindaudio.config import add_config_args
 from mindaudio.data.features import AudioError, frame_params, load_any_audio, spectrogram
 
 log = logging.getLogger("mindaudio.transcribe")
@@ -103,13 +103,10 @@ def main(argv=None):
     if args.chunk_seconds <= 0 or args.search_seconds < 0:
         parser.error("--chunk-seconds must be > 0 and --search-seconds ≥ 0")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    from mindaudio.evaluate import config_for, resolve_checkpoint
+    from mindaudio.evaluate import checkpoint_and_config
+    checkpoint, cfg = checkpoint_and_config(parser, args)
     try:
-        checkpoint = resolve_checkpoint(args.checkpoint)
-        cfg = config_for(checkpoint, args.config, args.override)
         transcriber = Transcriber(cfg, checkpoint, args.chunk_seconds, args.search_seconds)
-    except ConfigError as e:
-        parser.exit(2, f"config error: {e}\n")
     except (FileNotFoundError, RuntimeError, ValueError) as e:
         parser.exit(1, f"error: {e}\n")
     failed = 0

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mindaudio.config import ConfigError, add_config_args  # noqa: E402
+from mindaudio.config import add_config_args  # noqa: E402
 
 
 def pairs_to_try(args):
@@ -49,15 +49,9 @@ def main(argv=None):
 
     from mindaudio.data.manifest import ManifestError, read_manifest
     from mindaudio.decoding import BeamSearchDecoder
-    from mindaudio.evaluate import config_for, load_network, resolve_checkpoint, score, utterance_log_probs
+    from mindaudio.evaluate import checkpoint_and_config, load_network, score, utterance_log_probs
     from mindaudio.text import Labels
-    try:
-        checkpoint = resolve_checkpoint(args.checkpoint)
-        cfg = config_for(checkpoint, args.config, args.override)
-    except ConfigError as e:
-        parser.exit(2, f"config error: {e}\n")
-    except (FileNotFoundError, RuntimeError) as e:
-        parser.exit(1, f"error: {e}\n")
+    checkpoint, cfg = checkpoint_and_config(parser, args)
     manifest = args.manifest or cfg.data.val_manifest
     lm_path = args.lm if args.lm is not None else cfg.eval.lm_path
     if not lm_path:

@@ -12,6 +12,7 @@ from mindaudio.config import EvalConfig
 from mindaudio.decoding import BeamSearchDecoder, GreedyDecoder, arpa_unigrams, build_decoder, greedy_decode
 from mindaudio.metrics import ErrorRate
 from mindaudio.text import Labels
+from tests.reference import edit_distance
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALPHABET = "'ABCDEFGHIJKLMNOPQRSTUVWXYZ "
@@ -184,16 +185,6 @@ def test_build_arpa_writes_a_normalised_backoff_model(tmp_path):
     # the module's estimate agrees with what kenlm reads back
     probs, _, _ = _load_build_arpa().estimate([s.split() for s in ["THE CAT SAT", "THE DOG SAT"]], 2)
     assert sum(p for (w,), p in probs[1].items()) == pytest.approx(1.0)
-
-
-def edit_distance(a, b):
-    """Plain Levenshtein DP (independent of the library the metric uses)."""
-    row = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        prev, row[0] = row[0], i
-        for j in range(1, len(b) + 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] != b[j - 1]))
-    return row[-1]
 
 
 def test_corpus_error_rate_against_a_hand_written_dp():

@@ -12,19 +12,10 @@ import pytest
 import soundfile
 
 from mindaudio.data.manifest import read_manifest
+from tests.reference import edit_distance
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINE = re.compile(r"^(\S+): WER (\d+\.\d\d) CER (\d+\.\d\d) \((\d+) utterances, (greedy|beam)\)$", re.M)
-
-
-def edit_distance(a, b):
-    """Plain Levenshtein DP, independent of the library the metric uses."""
-    row = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        prev, row[0] = row[0], i
-        for j in range(1, len(b) + 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] != b[j - 1]))
-    return row[-1]
 
 
 def run(cmd, **kw):

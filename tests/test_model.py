@@ -1,6 +1,5 @@
 """The network: parameter count, a full-size forward pass, and padding invariance."""
 import numpy as np
-import pytest
 
 import mindspore as ms
 

@@ -1,5 +1,4 @@
 """SpecAugment (frequency and time masks) for training batches. NumPy only."""
-import numpy as np
 
 
 def spec_augment(feats, cfg, rng):

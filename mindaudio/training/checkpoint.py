@@ -89,12 +89,16 @@ class CheckpointManager:
         save(path, state, meta)
         return path
 
-    def latest(self):
-        """The newest readable step checkpoint, or None."""
+    def load_latest(self):
+        """(path, params, meta) of the newest readable step checkpoint, or None; each file is read once."""
         for path in reversed(self.step_files()):
             try:
-                ms.load_checkpoint(path)
-                return path
-            except Exception as e:  # an unreadable file is skipped with a warning, never trusted
-                log.warning("skipping unreadable checkpoint %s: %s", path, e)
+                return (path, *load(path))
+            except RuntimeError as e:  # an unreadable file is skipped with a warning, never trusted
+                log.warning("skipping %s", e)
         return None
+
+    def latest(self):
+        """The newest readable step checkpoint's path, or None."""
+        found = self.load_latest()
+        return found[0] if found else None

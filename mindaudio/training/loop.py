@@ -122,6 +122,7 @@ class MetricsWriter:
 
 
 def find_resume(cfg, manager):
+    """The checkpoint ``train.resume`` asks for, read: (path, params, meta), or None for a fresh run."""
     spec = cfg.train.resume
     if not spec:
         if manager.step_files():
@@ -129,13 +130,13 @@ def find_resume(cfg, manager):
                                "-o train.resume=auto, or choose a new train.output_dir")
         return None
     if spec == "auto":
-        path = manager.latest()
-        if path is None:
+        found = manager.load_latest()
+        if found is None:
             log.info("resume=auto: no checkpoint in %s, starting a fresh run", manager.dir)
-        return path
+        return found
     if not os.path.isfile(spec):
         raise FileNotFoundError(f"train.resume: no checkpoint file {spec}")
-    return spec
+    return (spec, *checkpoint.load(spec))
 
 
 def check_same_data_order(meta, cfg, size, path):
@@ -192,9 +193,10 @@ def train(cfg):
     manager = checkpoint.CheckpointManager(run_dir, cfg.train.keep_checkpoints)
 
     epoch, batch_in_epoch, global_step, best_wer = 0, 0, 0, float("inf")
-    resume_path = find_resume(cfg, manager) if rank == 0 else None   # only rank 0 reads checkpoints
-    if resume_path:
-        params, meta = checkpoint.load(resume_path)
+    resume = find_resume(cfg, manager) if rank == 0 else None   # only rank 0 reads checkpoints
+    resume_path = resume[0] if resume else None
+    if resume:
+        _, params, meta = resume
         checkpoint.restore(state, params, resume_path)
         epoch, batch_in_epoch = int(meta["epoch"]), int(meta["batch_in_epoch"])
         global_step, best_wer = int(meta["global_step"]), float(meta.get("best_wer", float("inf")))
