@@ -11,12 +11,8 @@ an empty hypothesis, named on stderr and in the output).
 """
 import argparse
 import logging
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from mindaudio.config import add_config_args  # noqa: E402
+from mindaudio.cli import EXIT_PARTIAL, add_config_args, checkpoint_and_config, fail
 
 
 def main(argv=None):
@@ -27,15 +23,15 @@ def main(argv=None):
     parser.add_argument("--output", help="per-utterance results (JSON lines); a summary JSON is written beside it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    from mindaudio.evaluate import checkpoint_and_config, evaluate
     from mindaudio.data.manifest import ManifestError
-    checkpoint, cfg = checkpoint_and_config(parser, args)
+    from mindaudio.evaluate import evaluate
+    checkpoint, cfg = checkpoint_and_config(args)
     try:
         summary = evaluate(cfg, checkpoint, args.manifests or cfg.data.test_manifests, args.output)
     except (FileNotFoundError, RuntimeError, ValueError, ManifestError) as e:
-        parser.exit(1, f"error: {e}\n")
+        fail(e)
     if any(r["unreadable"] for r in summary["results"].values()):
-        parser.exit(3, "error: some utterances could not be read (scored as empty hypotheses; see above)\n")
+        fail("some utterances could not be read (scored as empty hypotheses; see above)", EXIT_PARTIAL)
 
 
 if __name__ == "__main__":

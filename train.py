@@ -5,13 +5,9 @@ Single device by default; under ``mpirun`` or ``msrun`` the ranks form one data-
 (see mindaudio/distributed.py and the README's "Distributed training" section).
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from mindaudio import distributed  # noqa: E402  (imports no mindspore: it must run before mindspore is imported)
-from mindaudio.config import ConfigError, add_config_args, load_config  # noqa: E402
+from mindaudio import distributed  # imports no mindspore: it must run before mindspore is imported
+from mindaudio.config import ConfigError, add_config_args, load_config
 
 
 def main(argv=None):

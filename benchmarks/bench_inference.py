@@ -21,28 +21,24 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
 
-    import mindspore as ms
     from mindaudio.data.features import spectrogram
-    from mindaudio.evaluate import transcribe_batch
-    from mindaudio.models.deepspeech2 import build_model, dynamic_inputs
+    from mindaudio.decoding import GreedyDecoder
+    from mindaudio.inference import build_network, forward, set_device
     from mindaudio.text import Labels
 
     cfg = config(args.model)
-    ms.set_device("CPU")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    net = build_model(cfg, 161, 29)
-    net.set_train(False)
-    net.set_inputs(*dynamic_inputs(161))
-    labels = Labels.from_config(cfg.text)
+    set_device("CPU")
+    net = build_network(cfg)
+    decoder = GreedyDecoder(Labels.from_config(cfg.text))
     audio = [np.random.default_rng(i).standard_normal(int(args.seconds * 16000)).astype(np.float32) * 0.1
              for i in range(args.batch)]
-    transcribe_batch(net, [spectrogram(audio[0], cfg.features)], cfg, labels)       # compile
+    decoder.decode(*forward(net, [spectrogram(audio[0], cfg.features)], cfg))          # compile
     result = {"benchmark": "inference", "model": args.model, "seconds": args.seconds}
     for b in (1, args.batch):
         best = float("inf")
         for _ in range(args.repeats):
             t = time.perf_counter()
-            transcribe_batch(net, [spectrogram(a, cfg.features) for a in audio[:b]], cfg, labels)
+            decoder.decode(*forward(net, [spectrogram(a, cfg.features) for a in audio[:b]], cfg))
             best = min(best, time.perf_counter() - t)
         result[f"rtf_batch{b}"] = round(best / (b * args.seconds), 4)
     emit({**result, **machine()})

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Timing by parts of the train step: the convolution stack's forward + backward alone, against the whole step
 (the rest is the LSTMs, projection, CTC and the optimizer). Shows where a step's time goes. FLOPs by part come from
-mindaudio/models/flops.py (a step = 3 × forward).
+mindaudio/models/cost.py (a step = 3 × forward).
 
     python benchmarks/bench_parts.py --model full --batch 2 --seconds 4
 """
@@ -33,7 +33,7 @@ def main():
 
     import mindspore as ms
     from mindspore import nn
-    from mindaudio.models.flops import forward_flops_by_part
+    from mindaudio.models.cost import forward_flops_by_part
 
     cfg = config(args.model)
     net, step = build_train_step(cfg)

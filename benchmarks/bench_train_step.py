@@ -4,7 +4,7 @@
     python benchmarks/bench_train_step.py --model full --batch 2 --seconds 4 --steps 5
     python benchmarks/bench_train_step.py --model demo --batch 8 --seconds 2 --steps 20
 
-Prints one JSON line. FLOPs are counted analytically (mindaudio/models/flops.py); a step counts as 3× forward.
+Prints one JSON line. FLOPs are counted analytically (mindaudio/models/cost.py); a step counts as 3× forward.
 """
 import argparse
 import statistics
@@ -23,7 +23,7 @@ def main():
     args = p.parse_args()
 
     import mindspore as ms
-    from mindaudio.models.flops import train_step_flops
+    from mindaudio.models.cost import train_step_flops
 
     cfg = config(args.model, args.device)
     peak = gemm_peak_gflops()

@@ -2,14 +2,11 @@
 import json
 import os
 import platform
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from mindaudio.config import load_config  # noqa: E402
+from mindaudio.config import load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = {"full": os.path.join(REPO, "deepspeech2.yaml"), "demo": os.path.join(REPO, "examples", "demo", "demo.yaml")}
@@ -21,17 +18,12 @@ def config(model, device="CPU", overrides=()):
 
 def build_train_step(cfg, device="CPU"):
     """Graph mode on ``device``, the network of ``cfg`` and its train step compiled for dynamic shapes → (net, step)."""
-    import mindspore as ms
-    from mindaudio.models.deepspeech2 import CTCLossCell, build_model
-    from mindaudio.training.loop import train_inputs
-    from mindaudio.training.schedule import build_optimizer
-    from mindaudio.training.step import TrainStep
-    ms.set_device(device)
-    ms.set_context(mode=ms.GRAPH_MODE)
-    net = build_model(cfg, 161, 29)
-    step = TrainStep(CTCLossCell(net, 0), build_optimizer(net.trainable_params(), cfg.train, 1000), cfg.train)
-    step.set_inputs(*train_inputs(161))
-    return net, step
+    from mindaudio.inference import set_device
+    from mindaudio.models.deepspeech2 import build_model
+    from mindaudio.training.step import build_train_step as build
+    set_device(device)
+    net = build_model(cfg)
+    return net, build(cfg, net, total_steps=1000)
 
 
 def gemm_peak_gflops(n=2048, repeats=10):

@@ -81,6 +81,7 @@ class TrainConfig:
     final_lr_ratio: float = 0.01
     grad_clip: float = 400.0           # global gradient norm
     mixed_precision: bool = True       # fp16 on Ascend; CPU always runs fp32
+    dynamic_shapes: bool = True        # one graph for every batch shape; false: one graph per padded shape
     loss_scale: float = 1024.0         # initial dynamic loss scale
     loss_scale_window: int = 1000
     seed: int = 1234

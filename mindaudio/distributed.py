@@ -32,12 +32,8 @@ signal (the bridge's scheduler dies with rank 0, ``PR_SET_PDEATHSIG``); msrun ki
 once and exits when its scheduler has timed the dead node out (~30 s). Without a launcher watching, MindSpore's
 heartbeat (``MS_NODE_TIMEOUT``) ends the survivors.
 
-Test-only hooks (environment variables, read by the training loop):
-  MINDAUDIO_TEST_KILL_AT=RANK:STEP   rank RANK SIGKILLs itself right after finishing global step STEP.
-  MINDAUDIO_TEST_DUMP_DIR=DIR        every rank saves its whole training state to DIR/rank<r>_{start,end}.npz.
 """
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -141,6 +137,34 @@ def sync_from_rank0(state, values):
     return [int(v) for v in decoded]
 
 
+def all_reduce_sum(values):
+    """Sum the 1-D NumPy array ``values`` over all ranks; exact for integers (int64), float32 for floats.
+    (CPU all-reduce takes float32 only: integers travel as four 16-bit parts, each sum exact below 2^24.)"""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import ops
+    values = np.asarray(values)
+    encoded = _to_float32(values)
+    total = ops.AllReduce()(ms.Tensor(encoded.reshape(-1))).asnumpy().reshape(encoded.shape)
+    return _from_float32(total, values)
+
+
+def average_over_ranks(params):
+    """Replace each Parameter of ``params`` by its mean over the ranks (the same value on every rank)."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore.communication import get_group_size
+    if not params:
+        return
+    flat = np.concatenate([p.asnumpy().astype(np.float32).reshape(-1) for p in params])
+    mean = all_reduce_sum(flat) / np.float32(get_group_size())
+    offset = 0
+    for p in params:
+        n = int(np.prod(p.shape))
+        p.set_data(ms.Tensor(mean[offset:offset + n].reshape(p.shape), p.dtype))
+        offset += n
+
+
 def _to_float32(a):
     import numpy as np
     if a.dtype in (np.float32, np.float16):
@@ -156,23 +180,6 @@ def _from_float32(f, like):
     f = f.reshape(4, -1).astype(np.uint64)
     v = f[0] | (f[1] << np.uint64(16)) | (f[2] << np.uint64(32)) | (f[3] << np.uint64(48))
     return v.view(np.int64).astype(like.dtype).reshape(like.shape)
-
-
-def test_after_step(rank, global_step):
-    """MINDAUDIO_TEST_KILL_AT=RANK:STEP (test-only): die like an OOM-killed process after that step."""
-    spec = os.environ.get("MINDAUDIO_TEST_KILL_AT")
-    if spec and spec.split(":") == [str(rank), str(global_step)]:
-        sys.stderr.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def test_dump_state(rank, state, tag):
-    """MINDAUDIO_TEST_DUMP_DIR=DIR (test-only): save this rank's state to DIR/rank<rank>_<tag>.npz."""
-    out = os.environ.get("MINDAUDIO_TEST_DUMP_DIR")
-    if out:
-        import numpy as np
-        os.makedirs(out, exist_ok=True)
-        np.savez(os.path.join(out, f"rank{rank}_{tag}.npz"), **{n: p.asnumpy() for n, p in state.items()})
 
 
 # --- the mpirun → dynamic cluster bridge -------------------------------------------------------------------

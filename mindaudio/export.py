@@ -23,15 +23,13 @@ from mindaudio.config import add_config_args, to_dict
 def export_mindir(cfg, checkpoint_path, output):
     """Write ``output`` (``.mindir`` added if missing) and its JSON sidecar; returns the MindIR path."""
     import mindspore as ms
-    from mindaudio.data.dataset import feature_dim
     from mindaudio.data.manifest import atomic_write_text
-    from mindaudio.evaluate import load_network, resolve_checkpoint
-    from mindaudio.models.deepspeech2 import dynamic_inputs
+    from mindaudio.inference import load_network, resolve_checkpoint
     checkpoint_path = resolve_checkpoint(checkpoint_path)
     net = load_network(cfg, checkpoint_path)
     base = output[:-len(".mindir")] if output.endswith(".mindir") else output
     os.makedirs(os.path.dirname(os.path.abspath(base)), exist_ok=True)
-    ms.export(net, *dynamic_inputs(feature_dim(cfg)), file_name=base, file_format="MINDIR")
+    ms.export(net, *net.input_signature(), file_name=base, file_format="MINDIR")
     path = base + ".mindir"
     if not os.path.isfile(path):
         raise RuntimeError(f"MindSpore did not write {path}")
@@ -39,7 +37,7 @@ def export_mindir(cfg, checkpoint_path, output):
     meta = {"checkpoint": os.path.abspath(checkpoint_path), "inputs": ["feats [B, 1, F, T] float32",
                                                                       "lengths [B] int32"],
             "outputs": ["log_probs [T', B, C] float32", "out_lengths [B] int32"],
-            "num_features": feature_dim(cfg), "device_target": cfg.train.device_target, **settings}
+            "num_features": net.num_features, "device_target": cfg.train.device_target, **settings}
     atomic_write_text(base + ".json", json.dumps(meta, indent=2) + "\n")
     return path
 
@@ -49,12 +47,12 @@ def load_mindir(path, num_features=None):
     out_lengths). ``num_features`` defaults to the value in the JSON written beside the MindIR file."""
     import mindspore as ms
     from mindspore import nn
-    from mindaudio.models.deepspeech2 import dynamic_inputs
     if num_features is None:
         with open(os.path.splitext(path)[0] + ".json", encoding="utf-8") as f:
             num_features = json.load(f)["num_features"]
     graph = nn.GraphCell(ms.load(path))
-    graph.set_inputs(*dynamic_inputs(num_features))
+    graph.set_inputs(ms.Tensor(shape=[None, 1, num_features, None], dtype=ms.float32),
+                     ms.Tensor(shape=[None], dtype=ms.int32))
     return graph
 
 
@@ -64,12 +62,12 @@ def main(argv=None):
     parser.add_argument("--checkpoint", required=True, help="checkpoint file, or a run directory (uses its best)")
     parser.add_argument("--output", required=True, help="MindIR file to write (e.g. model.mindir)")
     args = parser.parse_args(argv)
-    from mindaudio.evaluate import checkpoint_and_config
-    checkpoint, cfg = checkpoint_and_config(parser, args)
+    from mindaudio.cli import checkpoint_and_config, fail
+    checkpoint, cfg = checkpoint_and_config(args)
     try:
         path = export_mindir(cfg, checkpoint, args.output)
     except (FileNotFoundError, RuntimeError, ValueError) as e:
-        parser.exit(1, f"error: {e}\n")
+        fail(e)
     print(path)
 
 

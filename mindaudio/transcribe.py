@@ -55,7 +55,7 @@ class Transcriber:
 
     def __init__(self, cfg, checkpoint_path, chunk_seconds=30.0, search_seconds=10.0):
         from mindaudio.decoding import build_decoder
-        from mindaudio.evaluate import load_network, resolve_checkpoint
+        from mindaudio.inference import load_network, resolve_checkpoint
         from mindaudio.text import Labels
         self.cfg = cfg
         self.labels = Labels.from_config(cfg.text)
@@ -65,7 +65,7 @@ class Transcriber:
 
     def log_probs(self, audio):
         """audio [S] at ``features.sample_rate`` → log-probs [T', C] of the whole recording (chunks joined)."""
-        from mindaudio.evaluate import forward
+        from mindaudio.inference import forward
         sr = self.cfg.features.sample_rate
         hop = frame_params(self.cfg.features)[1]
         parts = []
@@ -103,12 +103,12 @@ def main(argv=None):
     if args.chunk_seconds <= 0 or args.search_seconds < 0:
         parser.error("--chunk-seconds must be > 0 and --search-seconds ≥ 0")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    from mindaudio.evaluate import checkpoint_and_config
-    checkpoint, cfg = checkpoint_and_config(parser, args)
+    from mindaudio.cli import checkpoint_and_config, fail
+    checkpoint, cfg = checkpoint_and_config(args)
     try:
         transcriber = Transcriber(cfg, checkpoint, args.chunk_seconds, args.search_seconds)
     except (FileNotFoundError, RuntimeError, ValueError) as e:
-        parser.exit(1, f"error: {e}\n")
+        fail(e)
     failed = 0
     for path in args.files:
         try:

@@ -17,9 +17,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from mindaudio.config import add_config_args  # noqa: E402
+from mindaudio.config import add_config_args
 
 
 def pairs_to_try(args):
@@ -47,29 +45,32 @@ def main(argv=None):
     parser.add_argument("--output", help="write every (alpha, beta, WER, CER) to this JSON file")
     args = parser.parse_args(argv)
 
-    from mindaudio.data.manifest import ManifestError, read_manifest
+    from mindaudio.cli import EXIT_CONFIG, checkpoint_and_config, fail
+    from mindaudio.data.dataset import load_utterances
+    from mindaudio.data.manifest import ManifestError
     from mindaudio.decoding import BeamSearchDecoder
-    from mindaudio.evaluate import checkpoint_and_config, load_network, score, utterance_log_probs
+    from mindaudio.evaluate import score, utterance_log_probs
+    from mindaudio.inference import load_network
     from mindaudio.text import Labels
-    checkpoint, cfg = checkpoint_and_config(parser, args)
+    checkpoint, cfg = checkpoint_and_config(args)
     manifest = args.manifest or cfg.data.val_manifest
     lm_path = args.lm if args.lm is not None else cfg.eval.lm_path
     if not lm_path:
-        parser.exit(2, "error: no language model: pass --lm or set eval.lm_path\n")
+        fail("no language model: pass --lm or set eval.lm_path", EXIT_CONFIG)
     labels = Labels.from_config(cfg.text)
     try:
         decoder = BeamSearchDecoder(labels, args.beam_width or cfg.eval.beam_width, cfg.eval.alpha, cfg.eval.beta,
                                     lm_path)
-        entries = read_manifest(manifest)
+        utts, _ = load_utterances(manifest, cfg, labels, purpose="eval")
     except (FileNotFoundError, RuntimeError, ValueError, ManifestError) as e:
-        parser.exit(1, f"error: {e}\n")
+        fail(e)
     if args.limit:
-        entries = entries[:args.limit]
+        utts = utts[:args.limit]
 
     t0 = time.time()
     net = load_network(cfg, checkpoint)
-    log_probs, failures = utterance_log_probs(net, cfg, entries)
-    print(f"{manifest}: {len(entries)} utterances, log-probs in {time.time() - t0:.1f} s"
+    log_probs, failures = utterance_log_probs(net, cfg, utts)
+    print(f"{manifest}: {len(utts)} utterances, log-probs in {time.time() - t0:.1f} s"
           + (f"; {len(failures)} unreadable (scored as empty)" if failures else ""), flush=True)
     if failures:
         for i, message in sorted(failures.items()):
@@ -80,13 +81,13 @@ def main(argv=None):
         t0 = time.time()
         decoder.set_lm_weights(alpha, beta)
         hyps = [None if lp is None else decoder.decode_one(lp) for lp in log_probs]
-        _, errors = score(entries, hyps, labels, failures)
+        _, errors = score(utts, hyps, failures)
         results.append({"alpha": alpha, "beta": beta, "wer": errors.wer, "cer": errors.cer})
         print(f"alpha {alpha:6.3f} beta {beta:6.3f}: WER {errors.wer:6.2f} CER {errors.cer:6.2f} "
               f"({time.time() - t0:.1f} s)", flush=True)
     best = min(results, key=lambda r: (r["wer"], r["cer"]))
     print(f"best: alpha {best['alpha']:.3f} beta {best['beta']:.3f} WER {best['wer']:.2f} CER {best['cer']:.2f} "
-          f"({len(entries)} utterances, beam width {decoder.beam_width}, LM {lm_path})")
+          f"({len(utts)} utterances, beam width {decoder.beam_width}, LM {lm_path})")
     print(f"use: -o eval.decoder=beam -o eval.lm_path={lm_path} -o eval.alpha={best['alpha']:.3f} "
           f"-o eval.beta={best['beta']:.3f}")
     if args.output:

@@ -14,7 +14,7 @@ def demo_data(tmp_path_factory):
     Returns a dict of manifest paths: train, val, test_clean, plus train_small (the 48 shortest training lines)."""
     root = tmp_path_factory.mktemp("demo")
     os.symlink(os.path.join(REPO, "examples", "demo_corpus", "LibriSpeech"), root / "LibriSpeech")
-    subprocess.run([sys.executable, os.path.join(REPO, "mindaudio", "data", "librispeech.py"), "--root_path",
+    subprocess.run([sys.executable, "-m", "mindaudio.data.librispeech", "--root_path",
                     str(root), "--data_ready", "True", "--num_workers", "2", "--no_progress"], check=True,
                    capture_output=True)
     paths = {split: str(root / split / f"libri_{split}_manifest.json") for split in ("train", "val", "test_clean")}

@@ -6,8 +6,8 @@ import soundfile
 
 from mindaudio.config import Config
 from mindaudio.data.augment import spec_augment
-from mindaudio.data.dataset import (BatchSource, batch_plan, collate, ctc_min_frames, load_utterances,
-                                    output_frames)
+from mindaudio.data.dataset import BatchSource, batch_plan, collate, load_utterances
+from mindaudio.models.geometry import Geometry, ctc_min_frames
 from mindaudio.data.features import spectrogram, load_audio
 from mindaudio.data.manifest import ManifestError, read_manifest, write_manifest
 from mindaudio.text import Labels
@@ -45,6 +45,7 @@ def test_plan_refuses_fewer_utterances_than_ranks():
 
 
 def test_output_frames_and_ctc_feasibility():
+    output_frames = Geometry(Config().model, 161).output_frames
     assert output_frames(1) == 1 and output_frames(100) == 50 and output_frames(101) == 51
     assert ctc_min_frames([3, 3, 4]) == 4 and ctc_min_frames([1, 2, 3]) == 3
 
@@ -136,5 +137,5 @@ def test_unreadable_audio_is_left_out_loudly(tmp_path, caplog):
     x, xl, y, yl = BatchSource(utts, [np.array([0, 1])], cfg)[0]
     assert xl.tolist() == [101] and yl.tolist() == [2]
     assert "utterance b left out" in caplog.text
-    with pytest.raises(Exception, match="no readable audio"):
-        BatchSource(utts, [np.array([1])], cfg)[0]
+    x, xl, y, yl = BatchSource(utts, [np.array([1])], cfg)[0]      # nothing readable: a batch every rank skips
+    assert np.isnan(x).all() and xl.tolist() == [x.shape[-1]] and "no readable audio among ['b']" in caplog.text

@@ -32,13 +32,12 @@ import mindspore as ms
 from mindspore import amp, ops
 
 from mindaudio.config import load_config
-from mindaudio.data.dataset import BatchSource, batch_plan, feature_dim, load_utterances
-from mindaudio.models.deepspeech2 import CTCLossCell, build_model
+from mindaudio import checkpoint
+from mindaudio.data.dataset import BatchSource, batch_plan, load_utterances
+from mindaudio.data.manifest import read_manifest
+from mindaudio.models.deepspeech2 import build_model
 from mindaudio.text import Labels
-from mindaudio.training import checkpoint
-from mindaudio.training.loop import train_inputs
-from mindaudio.training.schedule import build_optimizer
-from mindaudio.training.step import TrainStep, _square_sum
+from mindaudio.training.step import TrainStep, _square_sum, build_train_step
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "examples", "demo", "demo.yaml")
@@ -101,10 +100,10 @@ def dp_run(demo_data, tmp_path_factory):
                          MINDAUDIO_TEST_DUMP_DIR=str(dumps))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     print(f"mpirun, 2 ranks, {EPOCHS * STEPS_PER_EPOCH} steps: {elapsed:.1f} s")
-    return {"run_dir": str(run_dir), "dumps": str(dumps), "elapsed": elapsed}
+    return {"run_dir": str(run_dir), "dumps": str(dumps), "elapsed": elapsed, "val": demo_data["val"]}
 
 
-def _check_run_dir(run_dir):
+def _check_run_dir(run_dir, val_manifest):
     """One run directory: rank 0 writes the main log, metrics, config and checkpoints; rank 1 its own log only."""
     assert {"train.log", "train_rank1.log", "metrics.jsonl", "config.yaml", "checkpoints"} <= set(os.listdir(run_dir))
     records = _records(run_dir)
@@ -112,7 +111,8 @@ def _check_run_dir(run_dir):
     val = [r for r in records if "val_wer" in r]
     assert [r["step"] for r in train] == list(range(2, EPOCHS * STEPS_PER_EPOCH + 1, 2))   # each step logged once
     assert max(r["batch"] for r in train) == STEPS_PER_EPOCH                                # half the batches
-    assert len(val) == EPOCHS and all(r["val_utterances"] == 42 for r in val)              # validated once, by rank 0
+    n_val = len(read_manifest(val_manifest))
+    assert len(val) == EPOCHS and all(r["val_utterances"] == n_val for r in val)           # each scored once
     with open(os.path.join(run_dir, "train.log")) as f:
         main_log = f.read()
     assert "2 rank(s)" in main_log and f"{STEPS_PER_EPOCH} steps/epoch" in main_log
@@ -124,7 +124,7 @@ def _check_run_dir(run_dir):
 
 
 def test_mpirun_one_data_parallel_training(dp_run):
-    _check_run_dir(dp_run["run_dir"])
+    _check_run_dir(dp_run["run_dir"], dp_run["val"])
     assert os.path.exists(os.path.join(dp_run["run_dir"], "scheduler.log"))   # the bridge's scheduler
     start0, start1 = _load(dp_run["dumps"], 0, "start"), _load(dp_run["dumps"], 1, "start")
     end0, end1 = _load(dp_run["dumps"], 0, "end"), _load(dp_run["dumps"], 1, "end")
@@ -143,6 +143,9 @@ def _mean2(a, b):
 class TwoShardStep(TrainStep):
     """The data-parallel step of two ranks in one process: each shard's (scaled) gradients computed alone, then
     averaged like nn.DistributedGradReducer(mean=True); the rest is TrainStep.construct's."""
+
+    def input_signature(self):
+        return self.loss_cell.input_signature() * 2
 
     def construct(self, f0, l0, t0, s0, f1, l1, t1, s1):
         scaled0, grads0 = self.grad_fn(f0, l0, t0, s0)
@@ -166,15 +169,11 @@ def test_two_ranks_equal_the_two_shard_step_in_one_process(demo_data, dp_run):
     ms.set_context(mode=ms.GRAPH_MODE)
     cfg = load_config(CONFIG, _overrides(demo_data, dp_run["run_dir"]))
     labels = Labels.from_config(cfg.text)
-    utts, _ = load_utterances(cfg.data.train_manifest, cfg, labels, for_training=True)
+    utts, _ = load_utterances(cfg.data.train_manifest, cfg, labels, purpose="train")
     durations = [u.duration for u in utts]
-    network = build_model(cfg, feature_dim(cfg), len(labels))
-    loss_cell = CTCLossCell(network, labels.blank)             # before the optimizer, as in the loop: same names
-    optimizer = build_optimizer(network.trainable_params(), cfg.train, EPOCHS * STEPS_PER_EPOCH)
-    step = TwoShardStep(loss_cell, optimizer, cfg.train)
-    step.set_inputs(*train_inputs(feature_dim(cfg)), *train_inputs(feature_dim(cfg)))
-    step.set_train(True)
-    state = checkpoint.training_state(network, optimizer, step.scaler)
+    network = build_model(cfg)
+    step = build_train_step(cfg, network, EPOCHS * STEPS_PER_EPOCH, step_class=TwoShardStep)
+    state = checkpoint.training_state(network, step.optimizer, step.scaler)
     start = _load(dp_run["dumps"], 0, "start")                  # the ranks' common initial state
     for name, p in state.items():
         p.set_data(ms.Tensor(start[name], p.dtype))
@@ -202,7 +201,7 @@ def test_msrun_gives_the_same_training(demo_data, dp_run, tmp_path):
                          MINDAUDIO_TEST_DUMP_DIR=str(dumps))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     print(f"msrun, 2 ranks, {EPOCHS * STEPS_PER_EPOCH} steps: {elapsed:.1f} s")
-    _check_run_dir(run_dir)
+    _check_run_dir(run_dir, demo_data["val"])
     assert not os.path.exists(run_dir / "scheduler.log")          # msrun runs its own scheduler (in its log dir)
     for rank in (0, 1):                                          # the same computation as under mpirun
         _assert_same(_load(dumps, rank, "end"), _load(dp_run["dumps"], rank, "end"))

@@ -86,7 +86,7 @@ def chatty_checkpoint(tiny_run, tmp_path_factory):
     trained one emits only blanks; this one emits characters that depend on the network's hidden features, so
     comparing transcripts (batch sizes, export, transcription) is not vacuous."""
     import mindspore as ms
-    from mindaudio.training import checkpoint
+    from mindaudio import checkpoint
     params, meta = checkpoint.load(tiny_run["checkpoint"])
     shape = params["fc.weight"].shape
     rng = np.random.default_rng(0)
@@ -102,7 +102,8 @@ def chatty_checkpoint(tiny_run, tmp_path_factory):
 @pytest.fixture(scope="session")
 def batch_results(tiny_run, chatty_checkpoint):
     """Greedy eval of test_clean with the chatty checkpoint at eval.batch_size 1 and 32 (in-process)."""
-    from mindaudio.evaluate import config_for, evaluate
+    from mindaudio.evaluate import evaluate
+    from mindaudio.inference import config_for
     results = {}
     for bs in (1, 32):
         cfg = config_for(chatty_checkpoint, None, [f"eval.batch_size={bs}"])
@@ -119,7 +120,8 @@ def test_results_do_not_depend_on_batch_size(tiny_run, batch_results):
 
 
 def test_eval_uses_the_stored_config_and_default_manifests(tiny_run):
-    from mindaudio.evaluate import config_for, manifest_name
+    from mindaudio.evaluate import manifest_name
+    from mindaudio.inference import config_for
     cfg = config_for(tiny_run["checkpoint"])
     assert cfg.model.rnn_hidden == 16 and cfg.data.test_manifests == [tiny_run["test_clean"]]
     assert manifest_name("/x/libri_test_other_manifest.json") == "test_other"
@@ -214,7 +216,7 @@ def test_export_mindir_gives_the_checkpoints_transcripts(tiny_run, chatty_checkp
     from mindspore import nn
     from mindaudio.data.features import load_audio, spectrogram
     from mindaudio.decoding import greedy_decode
-    from mindaudio.evaluate import config_for, forward, load_network
+    from mindaudio.inference import config_for, forward, load_network
     from mindaudio.export import export_mindir, load_mindir
     from mindaudio.text import Labels
     cfg = config_for(chatty_checkpoint)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from mindaudio.config import Config
-from mindaudio.models.flops import forward_flops, train_step_flops
+from mindaudio.models.cost import forward_flops, train_step_flops
 
 
 def test_flops_match_parameter_count_times_applications():
@@ -12,7 +12,7 @@ def test_flops_match_parameter_count_times_applications():
     cfg = Config()
     cfg.train.device_target = "CPU"
     batch, frames = 3, 401
-    net = build_model(cfg, 161, 29)
+    net = build_model(cfg)
     t_out = (frames - 1) // 2 + 1
     applications = {"conv1.conv.weight": batch * 81 * t_out, "conv2.conv.weight": batch * 41 * t_out,
                     "fc.weight": batch * t_out}

@@ -18,7 +18,7 @@ import soundfile as sf
 from mindaudio.data import librispeech as ls
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(REPO, "mindaudio", "data", "librispeech.py")
+SCRIPT = ["-m", "mindaudio.data.librispeech"]
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
@@ -119,7 +119,7 @@ def test_prepare_extracted_tree(prepared):
 
     rows = skipped_rows(os.path.join(root, "train", "skipped.tsv"))
     assert {k: r[2] for k, r in rows.items()} == TRAIN_SKIPPED
-    assert rows["19-198-0007"][1].endswith("19-198-0007.flac")
+    assert rows["19-198-0007"][1].endswith("19-198-0007.*")          # the audio the transcript names
     assert skipped_rows(os.path.join(root, "val", "skipped.tsv")) == {}
     # nothing lost: every id seen in the source tree is either in the manifest or in skipped.tsv
     assert sorted(TRAIN_IDS + list(TRAIN_SKIPPED)) == [f"19-198-{i:04d}" for i in range(9)] + ["19-227-0000",
@@ -280,7 +280,7 @@ def test_checksum_mismatch_refused(server, dev_tarball, tmp_path):
     cli_root = tmp_path / "cli"
     sums = tmp_path / "sums.json"
     sums.write_text(json.dumps({"dev-clean": "f" * 64}))
-    proc = subprocess.run([sys.executable, SCRIPT, "--root_path", str(cli_root), "--subsets", "dev-clean",
+    proc = subprocess.run([sys.executable, *SCRIPT, "--root_path", str(cli_root), "--subsets", "dev-clean",
                            "--mirror", url, "--checksums", str(sums), "--no_progress"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
@@ -310,7 +310,7 @@ def _many(root, n):
 
 
 def _cli(root, **kw):
-    return subprocess.Popen([sys.executable, SCRIPT, "--root_path", root, "--data_ready", "True",
+    return subprocess.Popen([sys.executable, *SCRIPT, "--root_path", root, "--data_ready", "True",
                              "--num_workers", "1", "--no_progress"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, **kw)
 

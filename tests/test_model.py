@@ -4,8 +4,9 @@ import numpy as np
 import mindspore as ms
 
 from mindaudio.config import Config
-from mindaudio.data.dataset import collate, output_frames
-from mindaudio.models.deepspeech2 import build_model, dynamic_inputs
+from mindaudio.data.dataset import collate
+from mindaudio.models.deepspeech2 import build_model
+from mindaudio.models.geometry import Geometry
 
 ms.set_device("CPU")
 ms.set_context(mode=ms.GRAPH_MODE)
@@ -42,7 +43,7 @@ def count(net):
 def test_full_network_parameter_count_and_forward():
     # 14,432 + 461,824 + 128 + 2·(4·1024·2336 + 8192) + 4·2·(4·1024·2048 + 8192) + 29,725 = 86,833,405
     assert expected_parameters() == 86_833_405
-    net = build_model(cpu_config(), 161, 29)
+    net = build_model(cpu_config())
     assert count(net) == 86_833_405
     net.set_train(False)
     x = np.random.default_rng(0).standard_normal((1, 1, 161, 40)).astype(np.float32)
@@ -52,15 +53,16 @@ def test_full_network_parameter_count_and_forward():
 
 
 def test_small_network_parameter_count():
-    net = build_model(cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=2), 161, 29)
+    net = build_model(cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=2))
     assert count(net) == expected_parameters(4, (41, 11), 16, 2)
 
 
 def test_padding_never_changes_results():
     """Each utterance alone equals the same utterance inside a padded batch, on every valid frame."""
-    net = build_model(cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=2), 161, 29)
+    cfg = cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=2)
+    net = build_model(cfg)
     net.set_train(False)
-    net.set_inputs(*dynamic_inputs(161))
+    net.set_inputs(*net.input_signature())
     rng = np.random.default_rng(1)
     # give BatchNorm non-trivial statistics so that its output at padded positions is not zero
     for cell in (net.conv1.bn, net.conv2.bn):
@@ -72,7 +74,7 @@ def test_padding_never_changes_results():
     x, xl, _, _ = collate(feats, dummy, pad_to_multiple=16)
     batch_out, batch_lens = net(ms.Tensor(x), ms.Tensor(xl))
     batch_out = batch_out.asnumpy()
-    assert batch_lens.asnumpy().tolist() == output_frames(lengths).tolist()
+    assert batch_lens.asnumpy().tolist() == Geometry(cfg.model, 161).output_frames(np.array(lengths)).tolist()
     for b, f in enumerate(feats):
         x1, xl1, _, _ = collate([f], dummy[:1], pad_to_multiple=1)
         alone, n = net(ms.Tensor(x1), ms.Tensor(xl1))
@@ -83,20 +85,16 @@ def test_padding_never_changes_results():
 
 def test_one_compilation_for_every_batch_shape():
     """Cell.compile_cache holds one entry per compiled graph: dynamic shapes give one for all (B, T)."""
-    from mindaudio.models.deepspeech2 import CTCLossCell
-    from mindaudio.training.loop import train_inputs
-    from mindaudio.training.schedule import build_optimizer
-    from mindaudio.training.step import TrainStep
+    from mindaudio.training.step import build_train_step
     cfg = cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=1)
-    net = build_model(cfg, 161, 29)
-    step = TrainStep(CTCLossCell(net, 0), build_optimizer(net.trainable_params(), cfg.train, 10), cfg.train)
-    step.set_inputs(*train_inputs(161))
+    net = build_model(cfg)
+    step = build_train_step(cfg, net, total_steps=10)
     rng = np.random.default_rng(0)
     for b, t, s in [(1, 32, 3), (2, 48, 5), (3, 80, 2)]:
         step(ms.Tensor(rng.standard_normal((b, 1, 161, t)).astype(np.float32)), ms.Tensor(np.full(b, t, np.int32)),
              ms.Tensor(rng.integers(1, 29, (b, s)).astype(np.int32)), ms.Tensor(np.full(b, s, np.int32)))
     assert len(step.compile_cache) == 1
-    plain = build_model(cfg, 161, 29)                      # the control: without set_inputs every shape compiles
+    plain = build_model(cfg)                      # the control: without set_inputs every shape compiles
     plain.set_train(False)
     for b, t in [(1, 32), (2, 48)]:
         plain(ms.Tensor(np.zeros((b, 1, 161, t), np.float32)), ms.Tensor(np.full(b, t, np.int32)))

@@ -13,7 +13,7 @@ import mindspore as ms
 from mindspore import nn
 
 from mindaudio.config import Config, TrainConfig
-from mindaudio.training import checkpoint
+from mindaudio import checkpoint
 from mindaudio.training.schedule import WarmupCosineLR, build_optimizer, lr_at
 from mindaudio.training.step import TrainStep
 
@@ -50,7 +50,7 @@ def test_optimizer_applies_the_scheduled_lr():
     c = ms.Tensor(np.array([1.0, -2.0, 3.0, -0.5], np.float32))
     for k in range(8):
         before = net.w.asnumpy().copy()
-        loss, norm, finite, _ = step(c, c, c, c)
+        loss, norm, finite, _, _ = step(c, c, c, c)
         assert bool(finite.asnumpy())
         update = net.w.asnumpy() - before
         np.testing.assert_allclose(update, -lr_at(k, 0.1, 3, 8, 0.1) * np.sign(c.asnumpy()), rtol=1e-4)
@@ -63,7 +63,7 @@ def test_gradient_clipping():
     opt = nn.SGD(net.trainable_params(), learning_rate=1.0)
     step = TrainStep(net, opt, cfg)
     c = np.array([3.0, 4.0, 0.0, 0.0], np.float32)               # norm 5 → clipped to norm 1
-    _, norm, _, _ = step(*[ms.Tensor(c)] * 4)
+    _, norm, _, clipped, _ = step(*[ms.Tensor(c)] * 4)
     assert float(norm.asnumpy()) == pytest.approx(5.0)
     np.testing.assert_allclose(net.w.asnumpy(), -c / 5.0, rtol=1e-4)
 
@@ -77,11 +77,11 @@ def test_non_finite_step_is_skipped():
     step(good, good, good, good)
     w, applied = net.w.asnumpy().copy(), int(opt.global_step.asnumpy().reshape(-1)[0])
     bad = ms.Tensor(np.array([1.0, np.nan, 1.0, np.inf], np.float32))
-    loss, _, finite, scale = step(bad, bad, bad, bad)
+    loss, _, finite, _, scale = step(bad, bad, bad, bad)
     assert not bool(finite.asnumpy())
     np.testing.assert_array_equal(net.w.asnumpy(), w)              # no update
     assert int(opt.global_step.asnumpy().reshape(-1)[0]) == applied  # the schedule does not advance
-    _, _, finite, scale = step(good, good, good, good)
+    _, _, finite, _, scale = step(good, good, good, good)
     assert bool(finite.asnumpy()) and float(scale.asnumpy()) == 512.0  # loss scale halved after the overflow
 
 
@@ -167,7 +167,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(demo_data, tmp_path):
 
 
 def test_fresh_run_refuses_a_run_directory_with_checkpoints(tmp_path):
-    from mindaudio.training.checkpoint import CheckpointManager
+    from mindaudio.checkpoint import CheckpointManager
     from mindaudio.training.loop import find_resume
     cfg = Config()
     manager = CheckpointManager(str(tmp_path), keep=2)

@@ -1,6 +1,6 @@
 """Download, verify, extract and convert LibriSpeech into 16 kHz mono WAV files and JSON-lines manifests.
 
-    python mindaudio/data/librispeech.py --root_path DIR [--data_ready True|False] [--subsets a,b] [--num_workers N]
+    python -m mindaudio.data.librispeech --root_path DIR [--data_ready True|False] [--subsets a,b] [--num_workers N]
 
 Subsets map to splits: train-clean-100/-360 and train-other-500 -> ``train``, dev-clean -> ``val``,
 dev-other -> ``val_other``, test-clean -> ``test_clean``, test-other -> ``test_other``.  Each split gets
@@ -11,22 +11,15 @@ Every step can be interrupted and rerun: downloads resume from ``<archive>.part`
 into place, audio and text files are written under temporary names then renamed, and the manifest is written last.
 A rerun skips what is already valid and leaves it untouched.
 """
-import os
-import sys
-
-if __package__ in (None, ""):  # run as a script: import from the repo root, not from mindaudio/data/
-    _here = os.path.dirname(os.path.abspath(__file__))
-    if sys.path and os.path.abspath(sys.path[0] or ".") == _here:
-        sys.path.pop(0)
-    sys.path.insert(0, os.path.dirname(os.path.dirname(_here)))
-
 import argparse
 import concurrent.futures
 import hashlib
 import http.client
 import json
 import logging
+import os
 import shutil
+import sys
 import tarfile
 import time
 import urllib.error
@@ -42,6 +35,8 @@ logger = logging.getLogger("mindaudio.librispeech")
 
 DEFAULT_MIRROR = "https://www.openslr.org/resources/12"
 SAMPLE_RATE = 16000
+# LibriSpeech ships FLAC; a corpus in its layout may hold any of these (the demo corpus is Ogg Opus)
+AUDIO_EXTENSIONS = (".flac", ".wav", ".opus", ".ogg")
 LIBRISPEECH_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ' ")
 SHA256 = {
     "dev-clean": "76f87d090650617fca0cac8f88b9416e0ebf80350acb97b343a85fa903728ab3",
@@ -266,15 +261,15 @@ def convert_one(job):
 
 def collect(subset_dirs):
     """Pair audio files with transcript lines over the given extracted subset directories.
-    Returns (utterances {id: (flac, text)}, problems [(id, source, reason, detail)])."""
+    Returns (utterances {id: (audio path, text)}, problems [(id, source, reason, detail)])."""
     audio, texts, problems = {}, {}, []
     for subset_dir in subset_dirs:
         for dirpath, dirnames, filenames in os.walk(subset_dir):
             dirnames.sort()
             for name in sorted(filenames):
                 path = os.path.join(dirpath, name)
-                if name.endswith(".flac"):
-                    uid = name[:-len(".flac")]
+                uid, ext = os.path.splitext(name)
+                if ext.lower() in AUDIO_EXTENSIONS:
                     if uid in audio:
                         problems.append((uid, path, "duplicate_id", ""))
                     else:
@@ -285,7 +280,7 @@ def collect(subset_dirs):
                             fields = line.split(maxsplit=1)
                             if fields:  # transcript: LibriSpeech text, upper case (as it already is), whitespace collapsed
                                 text = " ".join(fields[1].upper().split()) if len(fields) > 1 else ""
-                                texts[fields[0]] = (text, os.path.join(dirpath, fields[0] + ".flac"))
+                                texts[fields[0]] = (text, os.path.join(dirpath, fields[0] + ".*"))  # where its audio should be
     utterances = {}
     for uid in sorted(set(audio) | set(texts)):
         if uid not in texts:

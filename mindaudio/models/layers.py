@@ -1,5 +1,8 @@
 """Network layers shared by the DeepSpeech2 model.
 
+ReverseWithinLengths: each sequence of a padded batch reversed within its own length, as a gather (an AI-Core
+operator on Ascend, where ``ReverseSequence`` is AI-CPU only); its gradient is the same gather.
+
 Conv2d: a bias-free NCHW convolution with symmetric 'pad' padding that is fast on MindSpore's CPU backend
 (MindSpore's CPU Conv2D is 40-150x slower than a matmul formulation for DeepSpeech2's 41x11 kernels) and uses the
 native Conv2D primitive elsewhere (Ascend).  The parameter is ``weight`` [C_out, C_in, kF, kT] in both cases, exactly
@@ -11,7 +14,7 @@ import mindspore as ms
 from mindspore import nn, ops
 from mindspore.common.initializer import HeUniform, initializer
 
-__all__ = ["Conv2d"]
+__all__ = ["Conv2d", "ReverseWithinLengths"]
 
 
 def _pair(v):
@@ -21,6 +24,36 @@ def _pair(v):
     if len(v) != 2:
         raise ValueError(f"expected an int or a pair, got {v}")
     return v
+
+
+class ReverseWithinLengths(nn.Cell):
+    """x [T, B, D], lengths [B] → y with y[t, b] = x[len_b − 1 − t, b] for t < len_b and x[t, b] beyond: one
+    gather of the rows of x.reshape(T·B, D), row (t, b) reading (len_b − 1 − t if t < len_b else t)·B + b.
+    Reversal is its own inverse, so the gradient is the same gather of the incoming gradient. Primitives only (a
+    Cell's bprop cannot call functional wrappers), index built from cumulative sums (dynamic-shape safe)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cumsum, self.gather, self.select = ops.CumSum(), ops.Gather(), ops.Select()
+        self.ones_like, self.zeros_like = ops.OnesLike(), ops.ZerosLike()
+
+    def _index(self, x, lengths):
+        ones = self.ones_like(x[:, :, 0]).astype(ms.int32)                    # [T, B]
+        steps = self.cumsum(ones, 0) - 1                                      # t
+        batch = self.cumsum(ones, 1) - 1                                      # b
+        lens = lengths.astype(ms.int32).reshape(1, -1)
+        source = self.select(steps < lens, lens - 1 - steps, steps)
+        return (source * x.shape[1] + batch).reshape(-1)
+
+    def _reverse(self, x, lengths):
+        t, b = x.shape[0], x.shape[1]
+        return self.gather(x.reshape(t * b, -1), self._index(x, lengths), 0).reshape(t, b, -1)
+
+    def construct(self, x, lengths):
+        return self._reverse(x, lengths)
+
+    def bprop(self, x, lengths, out, dout):
+        return self._reverse(dout, lengths), self.zeros_like(lengths)
 
 
 class Conv2d(nn.Cell):

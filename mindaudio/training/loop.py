@@ -1,4 +1,9 @@
-"""The training loop: data plan → train step → metrics, validation and checkpoints, with exact resume."""
+"""The training loop: data plan → train step → metrics, validation and checkpoints, with exact resume.
+
+:class:`Trainer` holds one run; each of its parts reads in one screen: building (``__init__``), resuming
+(``_restore``), one epoch (``_train_epoch``), the logging window (``_log``) and the end of an epoch
+(``_end_epoch``: checkpoint, then sharded validation, best checkpoint, metrics row).
+"""
 import json
 import logging
 import os
@@ -7,31 +12,21 @@ import time
 
 import numpy as np
 import mindspore as ms
-from mindspore import nn
 
-from mindaudio import distributed
+from mindaudio import checkpoint, distributed
 from mindaudio.config import save_config, to_dict
+from mindaudio.data.dataset import BatchSource, batch_plan, is_unreadable_batch, load_utterances, make_dataset
 from mindaudio.data.manifest import atomic_write_text
-from mindaudio.data.dataset import (BatchSource, batch_plan, collate, ctc_min_frames, feature_dim, load_utterances,
-                                    make_dataset, output_frames)
-from mindaudio.data.features import AudioError, load_audio, spectrogram
-from mindaudio.decoding import greedy_decode
-from mindaudio.metrics import ErrorRate
-from mindaudio.models.deepspeech2 import CTCLossCell, build_model, dynamic_inputs
+from mindaudio.inference import set_device
+from mindaudio.models.deepspeech2 import build_model
 from mindaudio.text import Labels
-from mindaudio.training import checkpoint
-from mindaudio.training.schedule import build_optimizer, lr_at
-from mindaudio.training.step import TrainStep
+from mindaudio.training import hooks as test_hooks
+from mindaudio.training.schedule import lr_at
+from mindaudio.training.step import build_train_step
+from mindaudio.training.validation import EvalCell, validate
 
 log = logging.getLogger("mindaudio.train")
 MAX_CONSECUTIVE_SKIPS = 50   # each skip halves the loss scale: 50 in a row means divergence, not overflow
-
-
-def setup_device(train_cfg):
-    ms.set_device(train_cfg.device_target, distributed.device_id(train_cfg.device_target, train_cfg.device_id))
-    ms.set_context(mode=ms.GRAPH_MODE)
-    ms.set_seed(train_cfg.seed)
-    np.random.seed(train_cfg.seed)
 
 
 def setup_logging(run_dir, rank):
@@ -51,51 +46,16 @@ def setup_logging(run_dir, rank):
         root.addHandler(sh)
 
 
-class EvalCell(nn.Cell):
-    """Forward pass for validation: (log_probs [T', B, C], out_lens [B], per-utterance loss / target length [B])."""
-
-    def __init__(self, network, blank):
-        super().__init__(auto_prefix=False)
-        self.network = network
-        self.ctc = nn.CTCLoss(blank=blank, reduction="none", zero_infinity=True)
-
-    def construct(self, feats, feat_lens, targets, target_lens):
-        log_probs, out_lens = self.network(feats, feat_lens)
-        losses = self.ctc(log_probs, targets, out_lens, target_lens)
-        return log_probs, out_lens, losses / target_lens.astype(ms.float32)
-
-
-def train_inputs(num_features):
-    feats, lens = dynamic_inputs(num_features)
-    return feats, lens, ms.Tensor(shape=[None, None], dtype=ms.int32), ms.Tensor(shape=[None], dtype=ms.int32)
-
-
-def validate(eval_cell, utts, cfg, labels):
-    """Greedy WER/CER and mean CTC loss over ``utts``; every utterance scored once."""
-    eval_cell.set_train(False)
-    errors, losses = ErrorRate(), []
-    order = np.argsort([u.duration for u in utts], kind="stable")
-    unreadable = 0
-    for start in range(0, len(order), cfg.eval.batch_size):
-        batch, feats = [], []
-        for i in order[start:start + cfg.eval.batch_size]:
-            try:
-                feats.append(spectrogram(load_audio(utts[i].audio_filepath, cfg.features.sample_rate), cfg.features))
-                batch.append(utts[i])
-            except AudioError as e:
-                unreadable += 1
-                log.warning("validation: %s", e)
-        if not batch:
-            continue
-        x, xl, y, yl = collate(feats, [u.tokens for u in batch], cfg.data.pad_to_multiple)
-        log_probs, out_lens, loss = eval_cell(ms.Tensor(x), ms.Tensor(xl), ms.Tensor(y), ms.Tensor(yl))
-        for u, hyp in zip(batch, greedy_decode(log_probs.asnumpy(), out_lens.asnumpy(), labels)):
-            errors.update(u.text, hyp)
-        losses.extend(loss.asnumpy().tolist())
-    eval_cell.set_train(True)
-    finite = [v for v in losses if np.isfinite(v)]
-    return {"val_loss": float(np.mean(finite)) if finite else float("nan"), "val_wer": errors.wer,
-            "val_cer": errors.cer, "val_utterances": errors.utterances, "val_unreadable": unreadable}
+def usable_workers(requested):
+    """Feature workers per rank: at most the cores this process may use (MindSpore refuses more)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    if requested > cores:
+        log.info("data.num_workers=%d but this machine has %d core(s): using %d feature workers", requested,
+                 cores, cores)
+    return max(1, min(requested, cores))
 
 
 class MetricsWriter:
@@ -103,20 +63,28 @@ class MetricsWriter:
 
     def __init__(self, path, resume_step=None):
         self.path = path
+        self.records = []
         if resume_step is not None and os.path.exists(path):
-            keep = []
             with open(path, encoding="utf-8") as f:
                 for line in f:
                     try:
-                        if json.loads(line).get("step", 0) <= resume_step:
-                            keep.append(line if line.endswith("\n") else line + "\n")
+                        record = json.loads(line)
                     except json.JSONDecodeError:  # a line cut short by the crash being resumed from
-                        pass
-            atomic_write_text(path, "".join(keep))
+                        continue
+                    if record.get("step", 0) <= resume_step:
+                        self.records.append(record)
+            atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in self.records))
         elif resume_step is None and os.path.exists(path):
             os.remove(path)
 
+    def validated(self, step):
+        return any("val_wer" in r and r["step"] == step for r in self.records)
+
+    def best_wer(self):
+        return min([r["val_wer"] for r in self.records if "val_wer" in r], default=float("inf"))
+
     def write(self, record):
+        self.records.append(record)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -134,8 +102,6 @@ def find_resume(cfg, manager):
         if found is None:
             log.info("resume=auto: no checkpoint in %s, starting a fresh run", manager.dir)
         return found
-    if not os.path.isfile(spec):
-        raise FileNotFoundError(f"train.resume: no checkpoint file {spec}")
     return (spec, *checkpoint.load(spec))
 
 
@@ -156,143 +122,202 @@ def check_same_data_order(meta, cfg, size, path):
                            " Keep these settings, or resume from an epoch-end checkpoint.")
 
 
-def train(cfg):
-    """Run (or resume) a training described by ``cfg``. Returns the last validation result (or None)."""
-    setup_device(cfg.train)
-    rank, size = distributed.setup()
-    run_dir = cfg.train.output_dir
-    setup_logging(run_dir, rank)
-    labels = Labels.from_config(cfg.text)
-    num_features = feature_dim(cfg)
+class Trainer:
+    """One training run described by a config: ``Trainer(cfg).run()``."""
 
-    utts, _ = load_utterances(cfg.data.train_manifest, cfg, labels, for_training=True)
-    val_utts = []
-    if cfg.data.val_manifest and rank == 0:
-        val_utts, _ = load_utterances(cfg.data.val_manifest, cfg, labels, for_training=False)
-        # the CPU CTC kernel fails on an utterance too short for its transcript: score only those CTC can align
-        usable = [u for u in val_utts if u.text and
-                  output_frames(u.frames, cfg.model.conv_kernel[1]) >= ctc_min_frames(u.tokens)]
-        if len(usable) < len(val_utts):
-            log.warning("validation: %d utterance(s) with an empty transcript or too short for it left out",
-                        len(val_utts) - len(usable))
-        val_utts = usable
-    durations = [u.duration for u in utts]
-    steps_per_epoch = len(batch_plan(durations, cfg.train.batch_size, size, 0, cfg.train.seed, cfg.data.sortagrad))
-    total_steps = steps_per_epoch * cfg.train.epochs
+    def __init__(self, cfg, hooks=()):
+        self.cfg, self.hooks = cfg, list(hooks)
+        set_device(cfg.train.device_target, distributed.device_id(cfg.train.device_target, cfg.train.device_id))
+        ms.set_seed(cfg.train.seed)
+        np.random.seed(cfg.train.seed)
+        self.rank, self.size = distributed.setup()
+        setup_logging(cfg.train.output_dir, self.rank)
+        self.labels = Labels.from_config(cfg.text)
+        self.utts, _ = load_utterances(cfg.data.train_manifest, cfg, self.labels, purpose="train")
+        self.val_utts = load_utterances(cfg.data.val_manifest, cfg, self.labels, purpose="validate")[0] \
+            if cfg.data.val_manifest else []
+        self.durations = [u.duration for u in self.utts]
+        self.steps_per_epoch = len(self.plan(0))
+        self.total_steps = self.steps_per_epoch * cfg.train.epochs
+        self.workers = usable_workers(cfg.data.num_workers)
 
-    network = build_model(cfg, num_features, len(labels))
-    loss_cell = CTCLossCell(network, labels.blank)
-    optimizer = build_optimizer(network.trainable_params(), cfg.train, total_steps)
-    reducer = nn.DistributedGradReducer(optimizer.parameters, mean=True, degree=size) if size > 1 else None
-    step_cell = TrainStep(loss_cell, optimizer, cfg.train, reducer)
-    step_cell.set_inputs(*train_inputs(num_features))
-    step_cell.set_train(True)
-    eval_cell = EvalCell(network, labels.blank)
-    eval_cell.set_inputs(*train_inputs(num_features))
-    state = checkpoint.training_state(network, optimizer, step_cell.scaler)
-    manager = checkpoint.CheckpointManager(run_dir, cfg.train.keep_checkpoints)
+        self.network = build_model(cfg)
+        self.step = build_train_step(cfg, self.network, self.total_steps, self.size)
+        self.eval_cell = EvalCell(self.step.loss_cell)
+        if cfg.train.dynamic_shapes:
+            self.eval_cell.set_inputs(*self.step.loss_cell.input_signature())
+        self.state = checkpoint.training_state(self.network, self.step.optimizer, self.step.scaler)
+        self.manager = checkpoint.CheckpointManager(cfg.train.output_dir, cfg.train.keep_checkpoints)
+        self.epoch = self.batch_in_epoch = self.global_step = 0
+        self.pending_validation = False
+        self.result = None
 
-    epoch, batch_in_epoch, global_step, best_wer = 0, 0, 0, float("inf")
-    resume = find_resume(cfg, manager) if rank == 0 else None   # only rank 0 reads checkpoints
-    resume_path = resume[0] if resume else None
-    if resume:
-        _, params, meta = resume
-        checkpoint.restore(state, params, resume_path)
-        epoch, batch_in_epoch = int(meta["epoch"]), int(meta["batch_in_epoch"])
-        global_step, best_wer = int(meta["global_step"]), float(meta.get("best_wer", float("inf")))
-        check_same_data_order(meta, cfg, size, resume_path)
-        log.info("resumed from %s: epoch %d, batch %d, step %d", resume_path, epoch, batch_in_epoch, global_step)
-    if size > 1:  # every rank continues from rank 0's weights, optimizer state and position, resumed or fresh
-        epoch, batch_in_epoch, global_step = distributed.sync_from_rank0(state, [epoch, batch_in_epoch, global_step])
-        log.info("rank %d of %d: state of rank 0 %s, epoch %d, batch %d, step %d", rank, size,
-                 "sent to every rank" if rank == 0 else "received", epoch, batch_in_epoch, global_step)
-    distributed.test_dump_state(rank, state, "start")
-    metrics = MetricsWriter(os.path.join(run_dir, "metrics.jsonl"), global_step if resume_path else None) \
-        if rank == 0 else None
-    if rank == 0:
-        save_config(cfg, os.path.join(run_dir, "config.yaml"))
-        n_params = sum(int(np.prod(p.shape)) for p in network.trainable_params())
-        log.info("DeepSpeech2: %s parameters, %d utterances (%.2f h), %d steps/epoch × %d epochs, %d rank(s), %s",
-                 f"{n_params:,}", len(utts), sum(durations) / 3600, steps_per_epoch, cfg.train.epochs, size,
-                 cfg.train.device_target)
+    def plan(self, epoch):
+        c = self.cfg
+        return batch_plan(self.durations, c.train.batch_size, self.size, epoch, c.train.seed, c.data.sortagrad)
 
-    def meta(ep, b):
-        return {"epoch": ep, "batch_in_epoch": b, "global_step": global_step, "best_wer": best_wer,
-                "world_size": size, "config": json.dumps(to_dict(cfg))}
+    def meta(self, epoch, batch):
+        return {"epoch": epoch, "batch_in_epoch": batch, "global_step": self.global_step,
+                "best_wer": self.metrics.best_wer() if self.metrics else float("inf"), "world_size": self.size,
+                "config": json.dumps(to_dict(self.cfg))}
 
-    result = None
-    run_start, steps_run, consecutive_skips = time.time(), 0, 0
-    while epoch < cfg.train.epochs:
-        plan = batch_plan(durations, cfg.train.batch_size, size, epoch, cfg.train.seed, cfg.data.sortagrad)
-        batches = [s[rank] for s in plan]
-        source = BatchSource(utts, batches, cfg, epoch, rank, augment=True, start=batch_in_epoch)
-        window = {"loss": [], "grad_norm": [], "skipped": 0, "utts": 0, "audio": 0.0, "time": 0.0}
+    def validation_due(self, epochs_done):
+        return bool(self.val_utts) and (epochs_done % self.cfg.train.val_every_epochs == 0
+                                        or epochs_done == self.cfg.train.epochs)
+
+    def _restore(self):
+        """Resume (rank 0 reads the checkpoint) and give every rank rank 0's state and position."""
+        cfg, resume = self.cfg, find_resume(self.cfg, self.manager) if self.rank == 0 else None
+        if resume:
+            path, params, meta = resume
+            checkpoint.restore(self.state, params, path)
+            self.epoch, self.batch_in_epoch = int(meta["epoch"]), int(meta["batch_in_epoch"])
+            self.global_step = int(meta["global_step"])
+            check_same_data_order(meta, cfg, self.size, path)
+            log.info("resumed from %s: epoch %d, batch %d, step %d", path, self.epoch, self.batch_in_epoch,
+                     self.global_step)
+        self.metrics = MetricsWriter(os.path.join(cfg.train.output_dir, "metrics.jsonl"),
+                                     self.global_step if resume else None) if self.rank == 0 else None
+        # an epoch-end checkpoint whose validation never ran (killed in between): run it first
+        pending = int(bool(resume) and self.batch_in_epoch == 0 and self.validation_due(self.epoch)
+                      and not self.metrics.validated(self.global_step))
+        if self.size > 1:
+            self.epoch, self.batch_in_epoch, self.global_step, pending = distributed.sync_from_rank0(
+                self.state, [self.epoch, self.batch_in_epoch, self.global_step, pending])
+            log.info("rank %d of %d: state of rank 0 %s, epoch %d, batch %d, step %d", self.rank, self.size,
+                     "sent to every rank" if self.rank == 0 else "received", self.epoch, self.batch_in_epoch,
+                     self.global_step)
+        self.pending_validation = bool(pending)
+        if self.rank == 0:
+            save_config(cfg, os.path.join(cfg.train.output_dir, "config.yaml"))
+            n_params = sum(int(np.prod(p.shape)) for p in self.network.trainable_params())
+            log.info("DeepSpeech2: %s parameters, %d utterances (%.2f h), %d steps/epoch × %d epochs, %d rank(s), %s",
+                     f"{n_params:,}", len(self.utts), sum(self.durations) / 3600, self.steps_per_epoch,
+                     cfg.train.epochs, self.size, cfg.train.device_target)
+
+    def run(self):
+        """Train (or resume) to ``train.epochs``; returns the last validation result (or None)."""
+        self._restore()
+        for hook in self.hooks:
+            getattr(hook, "on_start", lambda *a: None)(self.rank, self.state)
+        if self.pending_validation:
+            log.info("the checkpoint of step %d ended epoch %d before its validation: validating now",
+                     self.global_step, self.epoch - 1)
+            self._validate(self.epoch)
+        self.start_time, self.steps_run = time.time(), 0
+        while self.epoch < self.cfg.train.epochs:
+            self._train_epoch()
+            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+            self._end_epoch()
+        for hook in self.hooks:
+            getattr(hook, "on_end", lambda *a: None)(self.rank, self.state)
+        if self.rank == 0:
+            log.info("training finished: %d steps in %s", self.global_step, _hms(time.time() - self.start_time))
+        return self.result
+
+    def _train_epoch(self):
+        cfg, plan = self.cfg, self.plan(self.epoch)
+        batches = [s[self.rank] for s in plan]
+        source = BatchSource(self.utts, batches, cfg, self.epoch, self.rank, augment=True, start=self.batch_in_epoch)
+        self.window, self.unreadable, consecutive_skips = _new_window(), 0, 0
         t_last = time.time()
-        for i, (x, xl, y, yl) in enumerate(make_dataset(source, cfg.data.num_workers)
-                                           .create_tuple_iterator(num_epochs=1, output_numpy=True)):
-            index = batch_in_epoch + i
-            applied = int(optimizer.global_step.asnumpy().reshape(-1)[0])
-            loss, grad_norm, finite, scale = step_cell(ms.Tensor(x), ms.Tensor(xl), ms.Tensor(y), ms.Tensor(yl))
-            loss, finite = float(loss.asnumpy()), bool(finite.asnumpy())
+        data = make_dataset(source, self.workers).create_tuple_iterator(num_epochs=1, output_numpy=True)
+        for i, (x, xl, y, yl) in enumerate(data):
+            index = self.batch_in_epoch + i
+            applied = int(self.step.optimizer.global_step.asnumpy().reshape(-1)[0])
+            loss, norm, finite, clipped, scale = self.step(ms.Tensor(x), ms.Tensor(xl), ms.Tensor(y), ms.Tensor(yl))
+            finite = bool(finite.asnumpy())
             now = time.time()
-            global_step += 1
-            steps_run += 1
-            distributed.test_after_step(rank, global_step)
+            self.global_step += 1
+            self.steps_run += 1
+            for hook in self.hooks:
+                getattr(hook, "after_step", lambda *a: None)(self.rank, self.global_step, self.state)
+            self.unreadable += len(batches[index]) - (0 if is_unreadable_batch(x) else len(xl))
+            w = self.window
             if finite:
-                window["loss"].append(loss)
-                window["grad_norm"].append(float(grad_norm.asnumpy()))
+                w["loss"].append(float(loss.asnumpy()))
+                w["grad_norm"].append(float(norm.asnumpy()))
+                w["clipped"] += bool(clipped.asnumpy())
                 consecutive_skips = 0
             else:
-                window["skipped"] += 1
+                w["skipped"] += 1
                 consecutive_skips += 1
-                log.warning("step %d: non-finite loss or gradients, update skipped (loss scale %.0f)",
-                            global_step, float(scale.asnumpy()))
+                log.warning("step %d: non-finite loss or gradients on some rank, update skipped everywhere "
+                            "(loss scale %.0f)", self.global_step, float(scale.asnumpy()))
                 if consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
                     raise FloatingPointError(
-                        f"{consecutive_skips} consecutive steps with non-finite loss or gradients (step {global_step}):"
-                        " the run has diverged; resume from an earlier checkpoint with a lower train.lr")
-            window["utts"] += len(xl) * size
-            window["audio"] += float(sum(durations[j] for j in batches[index])) * size
-            window["time"] += now - t_last
+                        f"{consecutive_skips} consecutive steps with non-finite loss or gradients (step "
+                        f"{self.global_step}): the run has diverged; resume from an earlier checkpoint with a "
+                        "lower train.lr")
+            w["utts"] += len(xl) * self.size
+            w["audio"] += float(sum(self.durations[j] for j in batches[index])) * self.size
+            w["time"] += now - t_last
             t_last = now
-            last_of_epoch = index + 1 == len(batches)
-            if rank == 0 and (global_step % cfg.train.log_every == 0 or last_of_epoch):
-                done, remaining = steps_run, total_steps - global_step
-                eta = (now - run_start) / done * remaining
-                n = max(1, len(window["loss"]) + window["skipped"])
-                record = {"step": global_step, "epoch": epoch, "batch": index + 1,
-                          "loss": float(np.mean(window["loss"])) if window["loss"] else None,
-                          "lr": lr_at(applied, cfg.train.lr, cfg.train.warmup_steps, total_steps,
-                                      cfg.train.final_lr_ratio),
-                          "grad_norm": float(np.mean(window["grad_norm"])) if window["grad_norm"] else None,
-                          "step_time": window["time"] / n, "utterances_per_s": window["utts"] / window["time"],
-                          "audio_s_per_s": window["audio"] / window["time"], "skipped_steps": window["skipped"],
-                          "loss_scale": float(scale.asnumpy())}
-                metrics.write(record)
-                log.info("epoch %d %s %d/%d step %d loss %s lr %.2e |g| %s %.2fs/step %.1f audio-s/s ETA %s",
-                         epoch, _bar((index + 1) / len(batches)), index + 1, len(batches), global_step,
-                         "n/a" if record["loss"] is None else f"{record['loss']:.4f}", record["lr"],
-                         "n/a" if record["grad_norm"] is None else f"{record['grad_norm']:.2f}",
-                         record["step_time"], record["audio_s_per_s"], _hms(eta))
-                window = {"loss": [], "grad_norm": [], "skipped": 0, "utts": 0, "audio": 0.0, "time": 0.0}
-            if rank == 0 and cfg.train.ckpt_every and global_step % cfg.train.ckpt_every == 0 and not last_of_epoch:
-                manager.save(state, meta(epoch, index + 1))
-        epoch, batch_in_epoch = epoch + 1, 0
-        if rank == 0:
-            manager.save(state, meta(epoch, 0))        # before validation: nothing of the epoch is lost if it fails
-            if val_utts and (epoch % cfg.train.val_every_epochs == 0 or epoch == cfg.train.epochs):
-                result = validate(eval_cell, val_utts, cfg, labels)
-                metrics.write({"step": global_step, "epoch": epoch - 1, **result})
-                log.info("epoch %d validation: loss %.4f WER %.2f CER %.2f (%d utterances)", epoch - 1,
-                         result["val_loss"], result["val_wer"], result["val_cer"], result["val_utterances"])
-                if result["val_wer"] < best_wer:
-                    best_wer = result["val_wer"]
-                    manager.save_best(state, meta(epoch, 0))
-                    manager.save(state, meta(epoch, 0))  # the same checkpoint, now knowing the best WER
-    distributed.test_dump_state(rank, state, "end")
-    if rank == 0:
-        log.info("training finished: %d steps in %s", global_step, _hms(time.time() - run_start))
-    return result
+            last = index + 1 == len(batches)
+            if self.rank == 0 and (self.global_step % cfg.train.log_every == 0 or last):
+                self._log(index, len(batches), applied, float(scale.asnumpy()), now)
+            if cfg.train.ckpt_every and self.global_step % cfg.train.ckpt_every == 0 and not last:
+                self._save(self.meta(self.epoch, index + 1))
+        if self.unreadable:
+            log.warning("epoch %d: %d utterance(s) could not be read and were left out (see the warnings above)",
+                        self.epoch, self.unreadable)
+
+    def _log(self, index, n_batches, applied, scale, now):
+        cfg, w = self.cfg, self.window
+        eta = (now - self.start_time) / self.steps_run * (self.total_steps - self.global_step)
+        n = max(1, len(w["loss"]) + w["skipped"])
+        record = {"step": self.global_step, "epoch": self.epoch, "batch": index + 1,
+                  "loss": float(np.mean(w["loss"])) if w["loss"] else None,
+                  "lr": lr_at(applied, cfg.train.lr, cfg.train.warmup_steps, self.total_steps,
+                              cfg.train.final_lr_ratio),
+                  "grad_norm": float(np.mean(w["grad_norm"])) if w["grad_norm"] else None,
+                  "grad_norm_max": float(np.max(w["grad_norm"])) if w["grad_norm"] else None,
+                  "clipped_steps": w["clipped"], "skipped_steps": w["skipped"], "steps": n,
+                  "step_time": w["time"] / n, "utterances_per_s": w["utts"] / w["time"],
+                  "audio_s_per_s": w["audio"] / w["time"], "loss_scale": scale}
+        self.metrics.write(record)
+        log.info("epoch %d %s %d/%d step %d loss %s lr %.2e |g| %s (%d clipped) %.2fs/step %.1f audio-s/s ETA %s",
+                 self.epoch, _bar((index + 1) / n_batches), index + 1, n_batches, self.global_step,
+                 "n/a" if record["loss"] is None else f"{record['loss']:.4f}", record["lr"],
+                 "n/a" if record["grad_norm"] is None else f"{record['grad_norm']:.2f}", w["clipped"],
+                 record["step_time"], record["audio_s_per_s"], _hms(eta))
+        self.window = _new_window()
+
+    def _save(self, meta):
+        """Called by every rank at the same steps. BatchNorm's moving statistics are per rank: each checkpoint holds
+        their mean over the ranks, and every rank continues from it (so a resumed run equals an uninterrupted one)."""
+        if self.size > 1:
+            distributed.average_over_ranks([p for n, p in self.state.items() if "moving_" in n])
+        if self.rank == 0:
+            self.manager.save(self.state, meta)
+
+    def _end_epoch(self):
+        """Checkpoint first (nothing of the epoch is lost if validation fails), then validation."""
+        self._save(self.meta(self.epoch, 0))
+        if self.validation_due(self.epoch):
+            self._validate(self.epoch)
+
+    def _validate(self, epochs_done):
+        """Every rank scores its shard; rank 0 saves ``best.ckpt`` if better, then writes the metrics row (so a row
+        means the epoch end is complete)."""
+        result = validate(self.eval_cell, self.val_utts, self.cfg, self.labels, self.rank, self.size)
+        self.result = result
+        if self.rank == 0:
+            log.info("epoch %d validation: loss %.4f WER %.2f CER %.2f (%.2f without spaces) (%d utterances)",
+                     epochs_done - 1, result["val_loss"], result["val_wer"], result["val_cer"],
+                     result["val_cer_nospace"], result["val_utterances"])
+            if result["val_wer"] < self.metrics.best_wer():
+                self.manager.save_best(self.state, self.meta(epochs_done, 0))
+            self.metrics.write({"step": self.global_step, "epoch": epochs_done - 1, **result})
+
+
+def _new_window():
+    return {"loss": [], "grad_norm": [], "clipped": 0, "skipped": 0, "utts": 0, "audio": 0.0, "time": 0.0}
+
+
+def train(cfg, hooks=None):
+    """Run (or resume) the training described by ``cfg``. Returns the last validation result (or None)."""
+    return Trainer(cfg, test_hooks.from_env() if hooks is None else hooks).run()
 
 
 def _bar(fraction, width=20):

@@ -1,0 +1,151 @@
+"""Checkpoints: network weights under their own names (loadable without the optimizer), optimizer and loss-scale
+state under ``optimizer.`` / ``scaler.``, and the run position and config as metadata.
+
+Every file is written to a temporary name and renamed, so a crash or a full disk during a save never leaves a
+corrupt file under a checkpoint's name, and never costs an earlier checkpoint. Used by training and by every
+inference tool; imports nothing of ``mindaudio.training``.
+"""
+import errno
+import glob
+import json
+import logging
+import os
+import re
+
+import mindspore as ms
+
+log = logging.getLogger(__name__)
+
+META_KEYS = ("epoch", "batch_in_epoch", "global_step", "best_wer", "world_size", "config", "averaged_from")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be found, read, written or matched to the model, with the path in the message."""
+
+
+def training_state(network, optimizer=None, scaler=None):
+    """name → Parameter for everything a resumed run needs."""
+    state = {name: p for name, p in network.parameters_and_names()}
+    own = {id(p) for p in state.values()}
+    if optimizer is not None:
+        for name, p in optimizer.parameters_and_names():
+            if id(p) not in own:
+                state["optimizer." + name] = p
+    if scaler is not None:
+        state["scaler.scale_value"] = scaler.scale_value
+        state["scaler.counter"] = scaler.counter
+    return state
+
+
+def save(path, state, meta):
+    """Write ``state`` (name → Parameter or Tensor) and ``meta`` to ``path`` atomically."""
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-" + os.path.basename(path))
+    try:
+        ms.save_checkpoint([{"name": n, "data": p} for n, p in state.items()], tmp, append_dict=dict(meta))
+        os.replace(tmp, path)
+    except BaseException as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC or "No space left" in str(e):
+            raise CheckpointError(f"no space left on {os.path.abspath(directory)} to write {os.path.basename(path)}"
+                                  " (the half-written file was removed; earlier checkpoints are kept)") from None
+        if isinstance(e, (OSError, RuntimeError)):
+            raise CheckpointError(f"cannot write checkpoint {path}: {e}") from None
+        raise
+
+
+def load(path):
+    """→ (name → Parameter, meta dict). Raises CheckpointError with the path on an unreadable file."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        params = ms.load_checkpoint(path)
+    except Exception as e:  # noqa: BLE001 - MindSpore raises several types for unreadable files
+        raise CheckpointError(f"cannot read checkpoint {path}: {' '.join(str(e).split())[:300]}") from None
+    meta = {}
+    for key in META_KEYS:
+        if key in params:
+            value = params.pop(key)
+            meta[key] = value if isinstance(value, str) else value.asnumpy().item()
+    return params, meta
+
+
+def stored_config(path):
+    """The config dict a checkpoint's metadata holds (training writes it), or None; reads nothing else."""
+    try:
+        params = ms.load_checkpoint(path, choice_func=lambda name: name == "config")
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(f"cannot read checkpoint {path}: {' '.join(str(e).split())[:300]}") from None
+    value = params.get("config")
+    if value is None:
+        return None
+    return json.loads(value if isinstance(value, str) else value.asnumpy().item())
+
+
+def restore(state, params, path=""):
+    """Copy loaded values into the live Parameters; every name in ``state`` must be present with its shape."""
+    missing = [n for n in state if n not in params]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {len(missing)} parameter(s), e.g. {missing[:3]}; "
+                              "was it written for another model configuration?")
+    for name, p in state.items():
+        value = params[name]
+        if tuple(value.shape) != tuple(p.shape):
+            raise CheckpointError(f"checkpoint {path}: {name} has shape {tuple(value.shape)}, "
+                                  f"the model expects {tuple(p.shape)}")
+        p.set_data(ms.Tensor(value.asnumpy(), p.dtype))
+
+
+def step_of(path):
+    """``…/step_000001200.ckpt`` → 1200."""
+    return int(re.findall(r"step_(\d+)\.ckpt$", path)[0])
+
+
+class CheckpointManager:
+    """``step_<global_step>.ckpt`` files in ``<run>/checkpoints``: keeps the newest ``keep``, plus ``best.ckpt``."""
+
+    def __init__(self, run_dir, keep=1, create=True):
+        self.dir = os.path.join(run_dir, "checkpoints")
+        self.keep = keep
+        if create:
+            os.makedirs(self.dir, exist_ok=True)
+
+    def step_files(self):
+        return sorted(glob.glob(os.path.join(self.dir, "step_*.ckpt")), key=step_of)
+
+    def save(self, state, meta):
+        path = os.path.join(self.dir, f"step_{meta['global_step']:09d}.ckpt")
+        save(path, state, meta)
+        for old in self.step_files()[:-self.keep]:      # only once the new one is complete
+            os.remove(old)
+        return path
+
+    def save_best(self, state, meta):
+        path = os.path.join(self.dir, "best.ckpt")
+        save(path, state, meta)
+        return path
+
+    def load_latest(self):
+        """(path, params, meta) of the newest readable step checkpoint, or None; each file is read once."""
+        for path in reversed(self.step_files()):
+            try:
+                return (path, *load(path))
+            except CheckpointError as e:  # an unreadable file is skipped with a warning, never trusted
+                log.warning("skipping %s", e)
+        return None
+
+
+def resolve(path):
+    """A checkpoint file, or a run directory → its ``best.ckpt`` (else its newest readable step checkpoint)."""
+    if os.path.isdir(path):
+        for candidate in (os.path.join(path, "checkpoints", "best.ckpt"), os.path.join(path, "best.ckpt")):
+            if os.path.isfile(candidate):
+                return candidate
+        found = CheckpointManager(path, create=False).load_latest()
+        if found:
+            return found[0]
+        raise CheckpointError(f"no checkpoint in run directory {path}")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    return path

@@ -1,0 +1,63 @@
+"""The shape arithmetic of DeepSpeech2's convolutions, in one place.
+
+The network applies :func:`conv_out_size` to its length tensors; the data plan (CTC feasibility), the FLOP and
+memory estimates and the streaming engine apply it to integers and NumPy arrays through :class:`Geometry`.
+Pure Python: importing this module does not import MindSpore.
+"""
+import dataclasses
+
+
+def conv_out_size(n, kernel, stride, padding):
+    """Positions a convolution produces from ``n`` (an int, a NumPy array or a MindSpore tensor)."""
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvSpec:
+    """One 2-D convolution over [C, F, T]: sizes as (frequency, time) pairs."""
+    in_channels: int
+    out_channels: int
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+
+
+def conv_specs(model_cfg):
+    """DeepSpeech2's two convolutions: strides (2, 2) then (2, 1), 'same'-style padding of half the kernel."""
+    c, kernel = model_cfg.conv_channels, tuple(model_cfg.conv_kernel)
+    padding = (kernel[0] // 2, kernel[1] // 2)
+    return [ConvSpec(1, c, kernel, (2, 2), padding), ConvSpec(c, c, kernel, (2, 1), padding)]
+
+
+class Geometry:
+    """Sizes that follow from a ``ModelConfig`` and the number of feature bins."""
+
+    def __init__(self, model_cfg, num_features):
+        self.specs = conv_specs(model_cfg)
+        self.num_features = num_features
+        freq = num_features
+        self.freq_sizes = []                  # frequency bins after each convolution
+        for s in self.specs:
+            freq = conv_out_size(freq, s.kernel[0], s.stride[0], s.padding[0])
+            self.freq_sizes.append(freq)
+        self.rnn_input_size = self.specs[-1].out_channels * freq
+
+    def output_frames(self, frames):
+        """Network output frames for ``frames`` input frames (int or NumPy array): T → ⌊(T − 1) / 2⌋ + 1."""
+        for s in self.specs:
+            frames = conv_out_size(frames, s.kernel[1], s.stride[1], s.padding[1])
+        return frames
+
+    @property
+    def time_stride(self):
+        stride = 1
+        for s in self.specs:
+            stride *= s.stride[1]
+        return stride
+
+
+def ctc_min_frames(tokens):
+    """Shortest output CTC can align to ``tokens``: one frame per label plus a blank between repeated labels."""
+    import numpy as np
+    tokens = np.asarray(tokens)
+    return len(tokens) + int(np.sum(tokens[1:] == tokens[:-1]))
