@@ -2,7 +2,9 @@
 """Evaluate a DeepSpeech2 checkpoint: ``python eval.py -c deepspeech2.yaml --checkpoint PATH [--output FILE.jsonl]``.
 
 Scores every manifest of ``data.test_manifests`` (or ``--manifests``) and prints one line per manifest:
-``<name>: WER x.xx CER y.yy (N utterances, <decoder>)``, WER/CER corpus-level, in percent. ``--checkpoint`` may be
+``<name>: WER x.xx CER y.yy CER-nospace z.zz (N utterances, <decoder>)``, corpus-level, in percent. CER counts
+spaces (deepspeech.pytorch, PaddleSpeech); CER-nospace removes them first, the convention of the earlier
+MindSpore DeepSpeech2 ports, whose published CER (3.461 test-clean) is that one. ``--checkpoint`` may be
 a run directory (its best checkpoint). Without ``-c`` the config stored in the checkpoint is used. The decoder is
 ``eval.decoder`` (greedy | beam) with ``eval.beam_width``, ``eval.alpha``, ``eval.beta``, ``eval.lm_path``.
 

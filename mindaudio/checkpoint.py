@@ -103,23 +103,32 @@ def step_of(path):
 
 
 class CheckpointManager:
-    """``step_<global_step>.ckpt`` files in ``<run>/checkpoints``: keeps the newest ``keep``, plus ``best.ckpt``."""
+    """``step_<global_step>.ckpt`` files in ``<run>/checkpoints``: keeps the newest ``keep`` and those of the steps
+    in ``protected`` (the best validations, for checkpoint averaging), plus ``best.ckpt``."""
 
     def __init__(self, run_dir, keep=1, create=True):
         self.dir = os.path.join(run_dir, "checkpoints")
         self.keep = keep
+        self.protected = set()
         if create:
             os.makedirs(self.dir, exist_ok=True)
 
     def step_files(self):
         return sorted(glob.glob(os.path.join(self.dir, "step_*.ckpt")), key=step_of)
 
+    def path_of(self, step):
+        return os.path.join(self.dir, f"step_{step:09d}.ckpt")
+
     def save(self, state, meta):
-        path = os.path.join(self.dir, f"step_{meta['global_step']:09d}.ckpt")
+        path = self.path_of(meta["global_step"])
         save(path, state, meta)
-        for old in self.step_files()[:-self.keep]:      # only once the new one is complete
-            os.remove(old)
+        self.prune()                                    # only once the new one is complete
         return path
+
+    def prune(self):
+        for old in self.step_files()[:-self.keep]:
+            if step_of(old) not in self.protected:
+                os.remove(old)
 
     def save_best(self, state, meta):
         path = os.path.join(self.dir, "best.ckpt")

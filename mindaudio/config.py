@@ -28,6 +28,8 @@ class DataConfig:
     max_duration: float = 40.0         # seconds; longer utterances are dropped (and counted), never cropped
     sortagrad: bool = True             # first epoch in order of duration
     pad_to_multiple: int = 16          # pad T up to a multiple of this many frames (bounds the shapes seen)
+    max_frames_per_batch: int = 0      # cap on padded frames per batch (size × padded length); 0: from device memory
+    static_pad_multiple: int = 256     # with train.dynamic_shapes false: pad T to this multiple (fewer graphs)
     num_workers: int = 4               # feature-extraction worker processes
 
 
@@ -89,7 +91,8 @@ class TrainConfig:
     resume: str = ""                   # "" (fresh run) | auto | path to a checkpoint
     log_every: int = 50                # steps between metrics lines
     ckpt_every: int = 2000             # steps between checkpoints (plus one at each epoch end)
-    keep_checkpoints: int = 3
+    keep_checkpoints: int = 3          # the newest step checkpoints kept...
+    keep_best: int = 5                 # ...and those of the best validations (scripts/average_checkpoints.py)
     val_every_epochs: int = 1
 
 

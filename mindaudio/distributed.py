@@ -59,6 +59,14 @@ def launched_ranks():
     return 0, 1
 
 
+def local_ranks():
+    """Ranks on this server, as the launcher announces them (1 for a single process)."""
+    for key in ("OMPI_COMM_WORLD_LOCAL_SIZE", "MINDAUDIO_LOCAL_RANKS"):
+        if key in os.environ:
+            return int(os.environ[key])
+    return launched_ranks()[1] if "MS_ROLE" in os.environ else 1
+
+
 def is_distributed():
     return os.environ.get("MS_ROLE") == "MS_WORKER" or launched_ranks()[1] > 1
 
@@ -200,6 +208,7 @@ def _bridge_mpirun(rank, size, local_size, run_dir):
         host = os.environ.get("MS_SCHED_HOST") or ("127.0.0.1" if local_size == size else _host_address())
         address = (host, int(os.environ.get("MS_SCHED_PORT") or _free_port(host)))
     host, port = comm.bcast(address, root=0)
+    os.environ["MINDAUDIO_LOCAL_RANKS"] = str(local_size)
     for key in [k for k in os.environ if k.startswith(("OMPI_", "PMIX_"))]:
         del os.environ[key]        # MindSpore would otherwise also take the job for its own OpenMPI launch
     os.environ.update(MS_ROLE="MS_WORKER", MS_WORKER_NUM=str(size), MS_NODE_ID=str(rank), MS_SCHED_HOST=host,

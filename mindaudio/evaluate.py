@@ -84,7 +84,8 @@ def manifest_name(path, taken=()):
 
 def evaluate(cfg, checkpoint_path, manifests, output=None, out=sys.stdout):
     """Score ``manifests`` with the checkpoint and ``cfg.eval``'s decoder; print one line per manifest:
-    ``<name>: WER x.xx CER y.yy (N utterances, <decoder>)``. Writes per-utterance JSON lines to ``output``
+    ``<name>: WER x.xx CER y.yy CER-nospace z.zz (N utterances, <decoder>)`` (see ``metrics`` for the two CERs).
+    Writes per-utterance JSON lines to ``output``
     (if given) and ``<output stem>_summary.json`` beside it. Returns the summary dict."""
     checkpoint_path = resolve_checkpoint(checkpoint_path)
     labels = Labels.from_config(cfg.text)
@@ -106,14 +107,14 @@ def evaluate(cfg, checkpoint_path, manifests, output=None, out=sys.stdout):
         hyps, failures = decode_all(net, cfg, utts, decoder)
         manifest_rows, errors = score(utts, hyps, failures, name)
         rows += manifest_rows
-        print(f"{name}: WER {errors.wer:.2f} CER {errors.cer:.2f} ({errors.utterances} utterances, "
-              f"{cfg.eval.decoder})", file=out, flush=True)
+        print(f"{name}: WER {errors.wer:.2f} CER {errors.cer:.2f} CER-nospace {errors.cer_nospace:.2f} "
+              f"({errors.utterances} utterances, {cfg.eval.decoder})", file=out, flush=True)
         if failures:
             print(f"{name}: {len(failures)} of {len(utts)} utterances could not be read and were scored as "
                   f"empty hypotheses: {', '.join(utts[i].id for i in sorted(failures))}",
                   file=sys.stderr, flush=True)
         summary["results"][name] = {"manifest": os.path.abspath(manifest), "wer": errors.wer, "cer": errors.cer,
-                                    **errors.totals(),
+                                    "cer_nospace": errors.cer_nospace, **errors.totals(),
                                     "unreadable": [utts[i].id for i in sorted(failures)]}
     if output:
         atomic_write_text(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

@@ -12,7 +12,8 @@ import numpy as np
 
 from mindaudio import checkpoint
 from mindaudio.config import ConfigError, config_from_dict, load_config
-from mindaudio.data.dataset import collate
+from mindaudio.data.dataset import collate, frame_multiple
+from mindaudio.device import set_device  # noqa: F401  (part of this module's interface)
 
 resolve_checkpoint = checkpoint.resolve
 
@@ -34,25 +35,20 @@ def config_for(checkpoint_path, config_path=None, overrides=()):
     raise ConfigError(f"{checkpoint_path} stores no config and has no run config.yaml beside it: pass -c CONFIG")
 
 
-def set_device(device_target, device_id=0):
-    """Select the device and graph mode; call before building a network (nn.LSTM picks its kernel then)."""
-    import mindspore as ms
-    ms.set_device(device_target, device_id)
-    ms.set_context(mode=ms.GRAPH_MODE)
-
-
 def build_network(cfg):
-    """The network of ``cfg``, untrained, in evaluation mode with dynamic batch and length."""
+    """The network of ``cfg``, untrained, in evaluation mode (dynamic batch and length unless
+    ``train.dynamic_shapes`` is false)."""
     from mindaudio.models.deepspeech2 import build_model
     net = build_model(cfg)
     net.set_train(False)
-    net.set_inputs(*net.input_signature())
+    if cfg.train.dynamic_shapes:
+        net.set_inputs(*net.input_signature())
     return net
 
 
 def load_network(cfg, checkpoint_path):
     """The network of ``cfg`` on ``cfg.train.device_target`` with the checkpoint's weights, in evaluation mode."""
-    set_device(cfg.train.device_target, cfg.train.device_id)
+    set_device(cfg.train.device_target, cfg.train.device_id, cfg.train.dynamic_shapes)
     net = build_network(cfg)
     params, _ = checkpoint.load(checkpoint_path)
     checkpoint.restore(checkpoint.training_state(net), params, checkpoint_path)
@@ -62,6 +58,6 @@ def load_network(cfg, checkpoint_path):
 def forward(net, feats, cfg):
     """feats: list of [F, T_i] → (log_probs [T', B, C] float32 NumPy, out_lens [B]): one padded batch."""
     import mindspore as ms
-    batch = collate(feats, [np.zeros(1, np.int32)] * len(feats), cfg.data.pad_to_multiple)
+    batch = collate(feats, [np.zeros(1, np.int32)] * len(feats), frame_multiple(cfg))
     log_probs, out_lens = net(ms.Tensor(batch.feats), ms.Tensor(batch.feat_lens))
     return log_probs.asnumpy(), out_lens.asnumpy()

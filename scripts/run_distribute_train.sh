@@ -30,6 +30,11 @@ Options:
   -h, --help                 this help
 
 Extra mpirun options can be given in MPIRUN_ARGS (e.g. MPIRUN_ARGS="--mca btl_tcp_if_include eth0").
+Arguments after -- go to train.py, e.g. -- --dry-run (compile and run the largest batch on every rank, then exit).
+
+Timeouts exported unless already set: HCCL_EXEC_TIMEOUT=1800 (seconds a card waits for the others inside a
+collective: covers rank 0 writing a ~1 GB checkpoint while the others wait; 910A rounds it down to a multiple of 68;
+it must stay above MindSpore's 900 s operator timeout) and HCCL_CONNECT_TIMEOUT=600 (link set-up at start).
 
 Examples:
   bash scripts/run_distribute_train.sh                                      # 1 server x 8 Ascend cards
@@ -38,6 +43,7 @@ Examples:
   bash scripts/run_distribute_train.sh -l msrun --nnodes 2 --node_rank 1 --master_addr 10.0.0.1   # on server 1
   bash scripts/run_distribute_train.sh -n 2 -d CPU -c examples/demo/demo.yaml                    # CPU, 2 ranks
   bash scripts/run_distribute_train.sh -o train.resume=auto                 # continue the run in train.output_dir
+  bash scripts/run_distribute_train.sh -- --dry-run                         # check new hardware in a minute
 EOF
 }
 
@@ -72,6 +78,7 @@ if [[ -n "$device" ]]; then
   train_args=(-o "train.device_target=$device" "${train_args[@]}")
 fi
 train=("$repo/train.py" -c "$config" "${train_args[@]}")
+export HCCL_EXEC_TIMEOUT=${HCCL_EXEC_TIMEOUT:-1800} HCCL_CONNECT_TIMEOUT=${HCCL_CONNECT_TIMEOUT:-600}
 
 case "$launcher" in
   mpirun)

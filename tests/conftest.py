@@ -6,12 +6,16 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The tiny network of the plumbing tests (training, resume, data parallel, evaluation): the code paths of the real
+# one, with small convolution kernels so that each process compiles in seconds.
+TINY_MODEL = ["model.conv_channels=4", "model.rnn_hidden=16", "model.rnn_layers=1", "model.conv_kernel=[7,3]"]
 
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory):
     """The bundled demo corpus prepared by the real preparation script into a temporary directory.
-    Returns a dict of manifest paths: train, val, test_clean, plus train_small (the 48 shortest training lines)."""
+    Returns a dict of manifest paths: train, val, test_clean, plus train_small (the 48 shortest training lines) and
+    val_small (32 validation lines)."""
     root = tmp_path_factory.mktemp("demo")
     os.symlink(os.path.join(REPO, "examples", "demo_corpus", "LibriSpeech"), root / "LibriSpeech")
     subprocess.run([sys.executable, "-m", "mindaudio.data.librispeech", "--root_path",
@@ -23,23 +27,29 @@ def demo_data(tmp_path_factory):
     paths["train_small"] = str(root / "train_small.json")
     with open(paths["train_small"], "w") as f:
         f.writelines(sorted(lines[:48]))
+    with open(paths["val"]) as f:
+        val = f.readlines()
+    paths["val_small"] = str(root / "val_small.json")
+    with open(paths["val_small"], "w") as f:
+        f.writelines(val[::4][:32])
     return paths
 
 
 @pytest.fixture(scope="session")
 def tiny_run(demo_data, tmp_path_factory):
-    """A tiny DeepSpeech2 (4 conv channels, one 16-unit BiLSTM) trained by train.py for 12 steps on the 48 shortest
+    """A tiny DeepSpeech2 (TINY_MODEL) trained by train.py for 12 steps on the 48 shortest
     demo utterances, validated once on val: a run directory with ``checkpoints/best.ckpt`` (config in its
     metadata) and ``config.yaml``. Barely trained: good for plumbing, batch invariance and export tests."""
     run_dir = tmp_path_factory.mktemp("tiny_run")
     cmd = [sys.executable, os.path.join(REPO, "train.py"), "-c", os.path.join(REPO, "examples", "demo", "demo.yaml"),
            "-o", f"data.train_manifest={demo_data['train_small']}", "-o", f"data.val_manifest={demo_data['val']}",
            "-o", f"data.test_manifests=[{demo_data['test_clean']}]",
-           "-o", f"train.output_dir={run_dir}", "-o", "model.conv_channels=4", "-o", "model.rnn_hidden=16",
-           "-o", "model.rnn_layers=1", "-o", "train.epochs=1", "-o", "train.batch_size=4", "-o", "train.lr=3e-3",
-           "-o", "train.warmup_steps=2", "-o", "train.log_every=4", "-o", "data.num_workers=1"]
+           "-o", f"train.output_dir={run_dir}", *[a for o in TINY_MODEL for a in ("-o", o)], "-o", "train.epochs=1",
+           "-o", "train.batch_size=4", "-o", "train.lr=3e-3", "-o", "train.warmup_steps=2", "-o", "train.log_every=4",
+           "-o", "data.num_workers=8"]                   # more than this machine's cores: clamped, with a log line
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "data.num_workers=8 but this machine has" in proc.stderr or (os.cpu_count() or 1) >= 8
     assert os.path.isfile(run_dir / "checkpoints" / "best.ckpt")
     return {"run_dir": str(run_dir), "checkpoint": str(run_dir / "checkpoints" / "best.ckpt"),
             "config": str(run_dir / "config.yaml"), **demo_data}

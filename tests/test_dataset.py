@@ -13,15 +13,35 @@ from mindaudio.data.manifest import ManifestError, read_manifest, write_manifest
 from mindaudio.text import Labels
 
 
-@pytest.mark.parametrize("n, batch, world", [(37, 4, 1), (37, 4, 2), (37, 4, 3), (100, 8, 8), (9, 4, 2), (8, 1, 8)])
+@pytest.mark.parametrize("n, batch, world, budget", [(37, 4, 1, 0), (37, 4, 2, 0), (37, 4, 3, 0), (100, 8, 8, 0),
+                                                   (9, 4, 2, 0), (8, 1, 8, 0), (200, 16, 3, 8000), (64, 64, 2, 20000),
+                                                   (500, 64, 8, 90000)])
 @pytest.mark.parametrize("epoch", [0, 1, 5])
-def test_plan_uses_every_utterance_once_and_equal_steps(n, batch, world, epoch):
-    durations = np.random.default_rng(n).uniform(1, 20, n)
-    plan = batch_plan(durations, batch, world, epoch, seed=7)
+def test_plan_uses_every_utterance_once_and_equal_steps(n, batch, world, budget, epoch):
+    frames = np.random.default_rng(n).integers(100, 2000, n)
+    plan = batch_plan(frames, batch, world, epoch, seed=7, max_frames=budget, pad_to_multiple=16)
     assert all(len(step) == world for step in plan)                  # same number of batches on every rank
     used = np.concatenate([b for step in plan for b in step])
     assert sorted(used.tolist()) == list(range(n))                   # each utterance exactly once
     assert all(1 <= len(b) <= batch for step in plan for b in step)
+    if budget:                                                       # the padded frames of a batch fit the budget
+        padded = [len(b) * -(-frames[b].max() // 16) * 16 for step in plan for b in step]
+        assert max(padded) <= budget
+    if not budget:                                                   # no budget: sizes as even as they can be
+        sizes = [len(b) for step in plan for b in step]
+        assert max(sizes) - min(sizes) <= 1
+
+
+def test_frame_budget_makes_long_batches_smaller():
+    """With a budget, batches of long utterances hold fewer of them; without one every batch is full."""
+    frames = np.concatenate([np.full(64, 300), np.full(64, 1500)])
+    plan = batch_plan(frames, 32, 1, max_frames=16000, pad_to_multiple=16)
+    long = [len(b) for step in plan for b in step if frames[b].max() == 1500]
+    short = [len(b) for step in plan for b in step if frames[b].max() == 300]
+    assert long == [10] * 7 and len(short) == 2 and min(short) > 10   # 16000 // 1504 = 10 utterances of 15 s
+    assert len(batch_plan(frames, 32, 1)) == 4                       # no budget: 128 / 32
+    with pytest.raises(ValueError, match="exceeds the frame budget"):
+        batch_plan(frames, 32, 1, max_frames=1000, pad_to_multiple=16)
 
 
 def test_sortagrad_then_shuffled_buckets():
@@ -73,14 +93,15 @@ def _write_corpus(tmp_path, specs):
 def test_filters_count_every_dropped_utterance(tmp_path, caplog):
     cfg = Config()
     cfg.data.min_duration, cfg.data.max_duration = 0.5, 3.0
+    cfg.data.max_frames_per_batch, cfg.data.pad_to_multiple = 200, 16
     manifest = _write_corpus(tmp_path, [
         ("ok", 1.0, "HELLO THERE"), ("short", 0.3, "HI"), ("long", 3.5, "TOO LONG"), ("empty", 1.0, ""),
         ("odd", 1.0, "CAFÉ, NO"), ("tight", 0.6, "A TRANSCRIPT FAR TOO LONG FOR SIX TENTHS OF A SECOND"),
-        ("apos", 1.0, "don't")])
+        ("apos", 1.0, "don't"), ("huge", 2.5, "ALONE IT PADS TO TWO HUNDRED AND FIFTY SIX FRAMES")])
     utts, counts = load_utterances(manifest, cfg, Labels.from_config(cfg.text))
     assert [u.id for u in utts] == ["ok", "apos"]
-    assert counts == {"total": 7, "kept": 2, "too_short": 1, "too_long": 1, "empty_text": 1,
-                      "unknown_characters": 1, "audio_shorter_than_transcript": 1}
+    assert counts == {"total": 8, "kept": 2, "too_short": 1, "too_long": 1, "empty_text": 1,
+                      "unknown_characters": 1, "audio_shorter_than_transcript": 1, "over_frame_budget": 1}
     assert utts[1].text == "DON'T" and utts[1].tokens[3] == 1
     assert "É" in caplog.text and "dropped" in caplog.text
 

@@ -15,7 +15,8 @@ from mindaudio.data.manifest import read_manifest
 from tests.reference import edit_distance
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LINE = re.compile(r"^(\S+): WER (\d+\.\d\d) CER (\d+\.\d\d) \((\d+) utterances, (greedy|beam)\)$", re.M)
+LINE = re.compile(r"^(\S+): WER (\d+\.\d\d) CER (\d+\.\d\d) CER-nospace (\d+\.\d\d) \((\d+) utterances, (greedy|beam)\)$",
+                  re.M)
 
 
 def run(cmd, **kw):
@@ -54,7 +55,7 @@ def test_eval_scores_every_utterance_once_and_reports_unreadable_audio(tiny_run,
     rows = [json.loads(line) for line in open(out)]
     summary = json.load(open(str(out).replace(".jsonl", "_summary.json")))
     assert summary["checkpoint"].endswith(os.path.join("checkpoints", "best.ckpt"))   # run dir → its best
-    for (name, wer, cer, n, decoder), manifest in zip(lines, [tiny_run["val"], tiny_run["test_clean"],
+    for (name, wer, cer, cer_nospace, n, decoder), manifest in zip(lines, [tiny_run["val"], tiny_run["test_clean"],
                                                               broken_manifest]):
         entries = read_manifest(manifest)
         mine = [r for r in rows if r["manifest"] == name]
@@ -65,11 +66,16 @@ def test_eval_scores_every_utterance_once_and_reports_unreadable_audio(tiny_run,
         for r in mine:                                             # the counts are those of the strings shown
             assert r["word_edits"] == edit_distance(r["ref"].split(), r["hyp"].split())
             assert r["char_edits"] == edit_distance(r["ref"], r["hyp"])
+            assert r["char_edits_nospace"] == edit_distance(r["ref"].replace(" ", ""), r["hyp"].replace(" ", ""))
             assert r["ref"] == " ".join(r["ref"].split()) and r["hyp"] == " ".join(r["hyp"].split())
         want_wer = 100 * sum(edit_distance(r["ref"].split(), r["hyp"].split()) for r in mine) \
             / sum(len(r["ref"].split()) for r in mine)
         want_cer = 100 * sum(edit_distance(r["ref"], r["hyp"]) for r in mine) / sum(len(r["ref"]) for r in mine)
+        want_nospace = 100 * sum(edit_distance(r["ref"].replace(" ", ""), r["hyp"].replace(" ", "")) for r in mine) \
+            / sum(len(r["ref"].replace(" ", "")) for r in mine)
         assert float(wer) == pytest.approx(want_wer, abs=0.005) and float(cer) == pytest.approx(want_cer, abs=0.005)
+        assert float(cer_nospace) == pytest.approx(want_nospace, abs=0.005) and want_nospace != want_cer
+        assert summary["results"][name]["cer_nospace"] == pytest.approx(want_nospace)
         assert summary["results"][name]["wer"] == pytest.approx(want_wer)
         assert summary["results"][name]["cer"] == pytest.approx(want_cer)
     bad = [r for r in rows if r["id"] == "corrupt-0000"]
@@ -145,8 +151,8 @@ def test_run_eval_wrapper_with_lm_beam_search(tiny_run, demo_lm, tmp_path):
                 "--beam-width", "4", "--alpha", "0.5", "--beta", "1.0", "--output", str(out)])
     assert proc.returncode == 0, proc.stderr
     (line,) = LINE.findall(proc.stdout)
-    assert line[0] == "test_clean" and int(line[3]) == len(read_manifest(tiny_run["test_clean"]))
-    assert line[4] == "beam" and "LM " + demo_lm in proc.stdout
+    assert line[0] == "test_clean" and int(line[4]) == len(read_manifest(tiny_run["test_clean"]))
+    assert line[5] == "beam" and "LM " + demo_lm in proc.stdout
     summary = json.load(open(tmp_path / "beam_summary.json"))
     assert summary["decoder"] == "beam" and summary["eval"]["lm_path"] == demo_lm
 

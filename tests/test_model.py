@@ -99,3 +99,89 @@ def test_one_compilation_for_every_batch_shape():
     for b, t in [(1, 32), (2, 48)]:
         plain(ms.Tensor(np.zeros((b, 1, 161, t), np.float32)), ms.Tensor(np.full(b, t, np.int32)))
     assert len(plain.compile_cache) == 2
+
+
+def test_reverse_within_lengths_is_exactly_reverse_sequence():
+    """The gather-based reverse (AI-Core on Ascend) equals ReverseSequence (AI-CPU only there), forward and
+    gradient, on dynamic shapes."""
+    from mindspore import nn, ops
+    from mindaudio.models.layers import ReverseWithinLengths
+
+    class Both(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.gather_reverse = ReverseWithinLengths()
+            self.reverse_sequence = ops.ReverseSequence(seq_dim=0, batch_dim=1)
+
+        def construct(self, x, lengths, weights):
+            a, b = self.gather_reverse(x, lengths), self.reverse_sequence(x, lengths)
+            return a, b, (a * weights).sum(), (b * weights).sum()
+
+    both = Both()
+
+    def gather_loss(x, lengths, weights):
+        return both(x, lengths, weights)[2]
+
+    def reverse_sequence_loss(x, lengths, weights):
+        return both(x, lengths, weights)[3]
+    grads = ms.jit(ms.grad(gather_loss, grad_position=0))
+    grads_ref = ms.jit(ms.grad(reverse_sequence_loss, grad_position=0))
+    rng = np.random.default_rng(0)
+    for t, lengths in [(7, [7, 3, 1]), (12, [5, 12]), (3, [1])]:
+        x = ms.Tensor(rng.standard_normal((t, len(lengths), 5)).astype(np.float32))
+        w = ms.Tensor(rng.standard_normal((t, len(lengths), 5)).astype(np.float32))
+        lens = ms.Tensor(np.array(lengths, np.int32))
+        a, b, _, _ = both(x, lens, w)
+        np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
+        np.testing.assert_array_equal(grads(x, lens, w).asnumpy(), grads_ref(x, lens, w).asnumpy())
+        assert max(lengths) == 1 or not np.array_equal(a.asnumpy(), x.asnumpy())
+
+
+def test_ascend_build_keeps_batchnorm_and_loss_in_fp32():
+    """The Ascend network with mixed precision, built and run on CPU (PyNative): convolutions, LSTMs and projection
+    compute in fp16, BatchNorm takes their fp16 output and computes in fp32, log-softmax (and so CTC) gets fp32."""
+    cfg = cpu_config(conv_channels=2, rnn_hidden=8, rnn_layers=1)
+    cfg.train.device_target, cfg.train.mixed_precision = "Ascend", True
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    try:
+        net = build_model(cfg)
+        assert not net.conv1.conv.fast_cpu                          # the native Conv2D of the Ascend path
+        seen = {}
+
+        def record(name):
+            def hook(cell, inputs, output):
+                outputs = output if isinstance(output, tuple) else (output,)
+                seen[name] = (inputs[0].dtype, outputs[0].dtype)
+            return hook
+        for name in ("conv1.conv", "conv1.bn", "conv2.conv", "conv2.bn", "rnns.0.bwd", "fc"):
+            dict(net.cells_and_names())[name].register_forward_hook(record(name))
+        net.set_train(False)
+        log_probs, _ = net(ms.Tensor(np.random.default_rng(0).standard_normal((1, 1, 161, 20)).astype(np.float32)),
+                           ms.Tensor(np.array([20], np.int32)))
+    finally:
+        ms.set_context(mode=ms.GRAPH_MODE)
+    assert seen["conv1.conv"][1] == seen["conv2.conv"][1] == ms.float16
+    assert seen["conv1.bn"] == seen["conv2.bn"] == (ms.float16, ms.float32)   # fp16 in, computed and out in fp32
+    assert seen["rnns.0.bwd"][1] == seen["fc"][1] == ms.float16
+    assert log_probs.dtype == ms.float32                         # log-softmax and the CTC loss see fp32
+
+
+def test_static_shapes_give_the_dynamic_results():
+    """train.dynamic_shapes=false pads to data.static_pad_multiple and compiles per shape; the valid frames'
+    log-probabilities are those of the dynamic-shape network with the same weights."""
+    from mindaudio.data.features import spectrogram
+    from mindaudio.inference import build_network, forward
+    cfg = cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=1, conv_kernel=[7, 3])
+    static_cfg = cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=1, conv_kernel=[7, 3])
+    static_cfg.train.dynamic_shapes = False
+    dynamic, static = build_network(cfg), build_network(static_cfg)
+    for (_, p), (_, q) in zip(dynamic.parameters_and_names(), static.parameters_and_names()):
+        q.set_data(p.data)
+    rng = np.random.default_rng(2)
+    feats = [spectrogram(rng.standard_normal(n).astype(np.float32) * 0.1, cfg.features) for n in (8000, 14000)]
+    a, a_lens = forward(dynamic, feats, cfg)
+    b, b_lens = forward(static, feats, static_cfg)
+    assert b.shape[0] == Geometry(cfg.model, 161).output_frames(256) and a.shape[0] < b.shape[0]
+    np.testing.assert_array_equal(a_lens, b_lens)
+    for i, n in enumerate(a_lens):
+        np.testing.assert_allclose(a[:n, i], b[:n, i], atol=1e-5)

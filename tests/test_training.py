@@ -16,6 +16,7 @@ from mindaudio.config import Config, TrainConfig
 from mindaudio import checkpoint
 from mindaudio.training.schedule import WarmupCosineLR, build_optimizer, lr_at
 from mindaudio.training.step import TrainStep
+from tests.conftest import TINY_MODEL
 
 ms.set_device("CPU")
 ms.set_context(mode=ms.GRAPH_MODE)
@@ -64,8 +65,13 @@ def test_gradient_clipping():
     step = TrainStep(net, opt, cfg)
     c = np.array([3.0, 4.0, 0.0, 0.0], np.float32)               # norm 5 → clipped to norm 1
     _, norm, _, clipped, _ = step(*[ms.Tensor(c)] * 4)
-    assert float(norm.asnumpy()) == pytest.approx(5.0)
-    np.testing.assert_allclose(net.w.asnumpy(), -c / 5.0, rtol=1e-4)
+    assert float(norm.asnumpy()) == pytest.approx(5.0) and bool(clipped.asnumpy())    # the pre-clip norm
+    np.testing.assert_allclose(net.w.asnumpy(), -c / 5.0, rtol=1e-4)              # the update has norm 1 (lr 1)
+    small = c / 10                                                # norm 0.5: left alone, and not counted
+    before = net.w.asnumpy().copy()
+    _, norm, _, clipped, _ = step(*[ms.Tensor(small)] * 4)
+    assert float(norm.asnumpy()) == pytest.approx(0.5) and not bool(clipped.asnumpy())
+    np.testing.assert_allclose(net.w.asnumpy() - before, -small, rtol=1e-5)
 
 
 def test_non_finite_step_is_skipped():
@@ -114,9 +120,9 @@ def test_checkpoint_round_trip(tmp_path):
 
 def _train_cmd(demo_data, out_dir, *extra):
     return [sys.executable, os.path.join(REPO, "train.py"), "-c", os.path.join(REPO, "examples", "demo", "demo.yaml"),
-            "-o", f"data.train_manifest={demo_data['train_small']}", "-o", f"data.val_manifest={demo_data['val']}",
-            "-o", f"train.output_dir={out_dir}", "-o", "model.conv_channels=4", "-o", "model.rnn_hidden=16",
-            "-o", "model.rnn_layers=1", "-o", "train.epochs=2", "-o", "train.batch_size=4",
+            "-o", f"data.train_manifest={demo_data['train_small']}", "-o", f"data.val_manifest={demo_data['val_small']}",
+            "-o", f"train.output_dir={out_dir}", *[a for o in TINY_MODEL for a in ("-o", o)],
+            "-o", "train.epochs=2", "-o", "train.batch_size=4",
             "-o", "train.log_every=2", "-o", "train.ckpt_every=3", "-o", "train.keep_checkpoints=2",
             "-o", "data.num_workers=1", *extra]
 
@@ -140,7 +146,9 @@ def test_sigkill_then_resume_equals_uninterrupted_run(demo_data, tmp_path):
     for key in ("val_loss", "val_wer", "val_cer"):
         assert np.isfinite(val_records[-1][key])
     assert os.path.exists(full / "config.yaml") and os.path.exists(full / "checkpoints" / "best.ckpt")
-    assert len([f for f in os.listdir(full / "checkpoints") if f.startswith("step_")]) == 2   # keep_checkpoints
+    # the newest 2 (train.keep_checkpoints) and those of the best validations (train.keep_best): epoch ends 12, 24
+    assert sorted(f for f in os.listdir(full / "checkpoints") if f.startswith("step_")) == \
+        ["step_000000012.ckpt", "step_000000021.ckpt", "step_000000024.ckpt"]
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_train_cmd(demo_data, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -190,3 +198,70 @@ def test_mid_epoch_resume_refuses_a_different_batch_order():
     with pytest.raises(RuntimeError, match="ranks: 1 → 2"):
         check_same_data_order(meta, Config(), 2, "x.ckpt")
     check_same_data_order(dict(meta, batch_in_epoch=0), changed, 2, "x.ckpt")  # epoch boundary: a new plan is fine
+
+
+def test_feature_workers_never_exceed_the_cores(caplog):
+    import logging
+    from mindaudio.training.loop import usable_workers
+    cores = len(os.sched_getaffinity(0))
+    with caplog.at_level(logging.INFO):
+        assert usable_workers(cores + 6) == cores
+    assert f"data.num_workers={cores + 6} but this machine has {cores} core(s)" in caplog.text
+    assert usable_workers(1) == 1
+
+
+def test_average_checkpoints_of_the_best_validations(tmp_path):
+    """scripts/average_checkpoints.py --best 2: the mean of the two best validated checkpoints, BatchNorm
+    statistics included, optimizer state left out, written atomically, loadable by the inference layer."""
+    from mindaudio.config import to_dict
+    from mindaudio.inference import config_for, load_network
+    from mindaudio.models.deepspeech2 import build_model
+    cfg = Config()
+    cfg.train.device_target = "CPU"
+    cfg.model.conv_channels, cfg.model.rnn_hidden, cfg.model.rnn_layers = 2, 8, 1
+    net = build_model(cfg)
+    run = tmp_path / "run"
+    manager = checkpoint.CheckpointManager(str(run), keep=5)
+    rng = np.random.default_rng(0)
+    saved = {}
+    for step, wer in [(10, 40.0), (20, 30.0), (30, 35.0)]:
+        state = {n: ms.Tensor(rng.standard_normal(p.shape).astype(np.float32)) for n, p in net.parameters_and_names()}
+        state["optimizer.moment1.fc.weight"] = ms.Tensor(np.ones((29, 8), np.float32))
+        manager.save(state, {"epoch": step // 10, "batch_in_epoch": 0, "global_step": step, "best_wer": wer,
+                             "world_size": 1, "config": json.dumps(to_dict(cfg))})
+        saved[step] = {n: v.asnumpy() for n, v in state.items()}
+    with open(run / "metrics.jsonl", "w") as f:
+        for step, wer in [(10, 40.0), (20, 30.0), (30, 35.0)]:
+            f.write(json.dumps({"step": step, "epoch": step // 10 - 1, "val_wer": wer}) + "\n")
+    out = tmp_path / "avg.ckpt"
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "average_checkpoints.py"), str(run),
+                           "--best", "2", "-o", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    params, meta = checkpoint.load(str(out))
+    assert not any(n.startswith("optimizer.") for n in params) and "conv1.bn.moving_mean" in params
+    for name, value in params.items():                            # steps 20 and 30 are the two best
+        np.testing.assert_allclose(value.asnumpy(), (saved[20][name] + saved[30][name]) / 2, rtol=1e-6, atol=1e-7)
+    assert sorted(os.path.basename(p) for p in json.loads(meta["averaged_from"])) == \
+        ["step_000000020.ckpt", "step_000000030.ckpt"]
+    assert os.listdir(tmp_path) == ["run", "avg.ckpt"] or sorted(os.listdir(tmp_path)) == ["avg.ckpt", "run"]
+    load_network(config_for(str(out)), str(out))                  # eval.py can take it like any checkpoint
+    too_many = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "average_checkpoints.py"), str(run),
+                               "--best", "4", "-o", str(out)], capture_output=True, text=True)
+    assert too_many.returncode == 1 and "only 3 of the 3 validated checkpoints" in too_many.stderr
+
+
+def test_dry_run_with_static_shapes(demo_data, tmp_path):
+    """train.py --dry-run with train.dynamic_shapes=false: one graph for the largest batch shape of the plan and one
+    for the smallest, both padded to data.static_pad_multiple; one JSON line; nothing written."""
+    out_dir = tmp_path / "never_written"
+    proc = subprocess.run(_train_cmd(demo_data, out_dir, "-o", "train.dynamic_shapes=false", "-o",
+                                     f"data.train_manifest={demo_data['val_small']}", "--dry-run"),   # 0.6-5 s long
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["largest_batch"][1] > result["smallest_batch"][1]
+    assert result["dynamic_shapes"] is False and result["graphs_compiled"] == 2 and result["ranks"] == 1
+    assert result["largest_batch"][1] % 256 == 0 and result["smallest_batch"][1] % 256 == 0
+    assert result["shapes_from"] == "manifest" and result["finite_steps"] == 3
+    assert set(result) >= {"compile_s", "step_s", "peak_memory_mb", "estimated_memory_mb"}
+    assert not out_dir.exists()

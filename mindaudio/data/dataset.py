@@ -2,7 +2,7 @@
 
 One row type (:class:`Utterance`) and one batching function (:func:`load_batch`) serve training, validation and
 evaluation. The plan (which utterances form which batch on which rank, in which order) is pure NumPy and a
-function of (durations, batch size, world size, seed, epoch), so every rank computes the same plan without
+function of (lengths, batch size, frame budget, world size, seed, epoch), so every rank computes the same plan without
 talking to the others, and a resumed run can skip exactly the batches it has already trained on.
 """
 import collections
@@ -32,7 +32,7 @@ class Utterance:
 
 Batch = collections.namedtuple("Batch", "feats feat_lens targets target_lens")
 Batch.__doc__ = """feats [B, 1, F, T] float32, feat_lens [B] int32, targets [B, S] int32 (zero-padded), target_lens [B]
-int32; T is the longest utterance's frames rounded up to a multiple of ``data.pad_to_multiple``."""
+int32; T is the longest utterance's frames rounded up to a multiple of ``frame_multiple(cfg)``."""
 
 # what each purpose keeps: training drops everything CTC cannot learn from; validation keeps what CTC can score;
 # evaluation keeps every line (each is scored exactly once)
@@ -60,6 +60,9 @@ def load_utterances(manifest_path, cfg, labels, purpose="train"):
             reason = "too_short"
         elif purpose == "train" and duration > cfg.data.max_duration:
             reason = "too_long"
+        elif purpose == "train" and cfg.data.max_frames_per_batch and \
+                padded(frames, frame_multiple(cfg)) > cfg.data.max_frames_per_batch:
+            reason = "over_frame_budget"
         elif bad and purpose != "eval":
             reason = "unknown_characters"
             unknown.update(bad)
@@ -80,37 +83,87 @@ def load_utterances(manifest_path, cfg, labels, purpose="train"):
     return kept, dict(counts)
 
 
-def batch_plan(durations, batch_size, world_size=1, epoch=0, seed=0, sortagrad=True):
-    """Split utterances into batches of similar duration, shared out over ranks.
+def padded(frames, pad_to_multiple):
+    """Frames rounded up to a multiple of ``pad_to_multiple`` (what a batch's longest utterance pads to)."""
+    return -(-np.asarray(frames) // pad_to_multiple) * pad_to_multiple
 
-    Returns ``plan[step][rank]`` = array of utterance indices. Utterances are sorted by duration and cut into
-    ``steps * world_size`` contiguous groups whose sizes differ by at most one (all ≤ batch_size); group
-    ``step * world_size + rank`` goes to ``rank``. So every utterance is used exactly once per epoch, every rank
-    runs the same number of steps, and the ranks of one step get neighbouring lengths. Epoch 0 with SortaGrad
-    keeps the steps in order of duration; otherwise their order is shuffled from (seed, epoch).
+
+def batch_plan(frames, batch_size, world_size=1, epoch=0, seed=0, sortagrad=True, max_frames=0, pad_to_multiple=1):
+    """Split utterances into batches of similar length, shared out over ranks.
+
+    Returns ``plan[step][rank]`` = array of utterance indices. Utterances are sorted by length and cut into
+    ``steps * world_size`` contiguous groups; group ``step * world_size + rank`` goes to ``rank``. So every
+    utterance is used exactly once per epoch, every rank runs the same number of steps, and the ranks of one step
+    get neighbouring lengths. A group holds at most ``batch_size`` utterances and, if ``max_frames`` is set, at
+    most ``max_frames`` padded frames (its size × its longest utterance's padded length): batches of long
+    utterances hold fewer of them. Groups are cut from the longest end, each taking its fair share of what is
+    left (⌈remaining / groups left⌉) unless its budget allows fewer, so sizes stay balanced; if the groups do not
+    suffice, ``world_size`` more are tried. Epoch 0 with SortaGrad keeps the steps in order of length (shortest
+    first); otherwise their order is shuffled from (seed, epoch).
     """
-    n = len(durations)
-    steps = -(-n // (batch_size * world_size))
-    if n < steps * world_size or n == 0:
+    frames = np.asarray(frames)
+    n = len(frames)
+    if n < world_size or n == 0:
         raise ValueError(f"{n} utterances cannot fill {world_size} rank(s) with at least one utterance each")
-    order = np.argsort(np.asarray(durations), kind="stable")
-    groups = np.array_split(order, steps * world_size)
-    plan = [[groups[s * world_size + r] for r in range(world_size)] for s in range(steps)]
+    order = np.argsort(frames, kind="stable")[::-1]                          # longest first
+    caps = np.full(n, batch_size)
+    if max_frames:
+        caps = np.minimum(batch_size, max_frames // padded(frames[order], pad_to_multiple))
+        if caps.min() < 1:
+            raise ValueError(f"an utterance of {int(frames.max())} frames exceeds the frame budget of {max_frames}")
+    groups_needed = world_size * -(-n // (batch_size * world_size))
+    while True:
+        groups, start = [], 0
+        for g in range(groups_needed):
+            size = min(int(caps[start]), -(-(n - start) // (groups_needed - g)))
+            groups.append(order[start:start + size])
+            start += size
+        if start == n:
+            break
+        groups_needed += world_size
+    groups = groups[::-1]                                                      # shortest first
+    plan = [[groups[s * world_size + r] for r in range(world_size)] for s in range(groups_needed // world_size)]
     if not (sortagrad and epoch == 0):
-        perm = np.random.default_rng([seed, epoch]).permutation(steps)
+        perm = np.random.default_rng([seed, epoch]).permutation(len(plan))
         plan = [plan[i] for i in perm]
     return plan
 
 
-def collate(feats, tokens, pad_to_multiple=1):
-    """feats: list of [F, T_i]; tokens: list of [S_i] → :class:`Batch` (zero padding)."""
+def epoch_plan(utts, cfg, world_size=1, epoch=0):
+    """:func:`batch_plan` of training utterances under ``cfg`` (batch size, frame budget, padding, seed)."""
+    return batch_plan([u.frames for u in utts], cfg.train.batch_size, world_size, epoch, cfg.train.seed,
+                      cfg.data.sortagrad, cfg.data.max_frames_per_batch, frame_multiple(cfg))
+
+
+def frame_multiple(cfg):
+    """What batches pad their length to a multiple of: ``data.pad_to_multiple``, or with ``train.dynamic_shapes``
+    false the coarser ``data.static_pad_multiple`` (each padded shape is one compiled graph)."""
+    if cfg.train.dynamic_shapes:
+        return cfg.data.pad_to_multiple
+    return max(cfg.data.pad_to_multiple, cfg.data.static_pad_multiple)
+
+
+def static_target_length(cfg):
+    """Under static shapes, targets pad to a width that depends on the padded length only: half the network's
+    output frames (25 characters a second; LibriSpeech averages 15), rounded up to 16, or the longest target if
+    a transcript is longer. None under dynamic shapes (targets pad to the batch's longest)."""
+    if cfg.train.dynamic_shapes:
+        return None
+    geometry = Geometry(cfg.model, num_bins(cfg.features))
+    return lambda t_pad, longest: int(16 * -(-max(int(geometry.output_frames(t_pad)) // 2, longest) // 16))
+
+
+def collate(feats, tokens, pad_to_multiple=1, target_length=None):
+    """feats: list of [F, T_i]; tokens: list of [S_i] → :class:`Batch` (zero padding). ``target_length``:
+    (padded frames, longest target) → target width, or None for the longest target."""
     lens = np.array([f.shape[1] for f in feats], dtype=np.int32)
     t_max = int(-(-lens.max() // pad_to_multiple) * pad_to_multiple)
     x = np.zeros((len(feats), 1, feats[0].shape[0], t_max), dtype=np.float32)
     for b, f in enumerate(feats):
         x[b, 0, :, :f.shape[1]] = f
     t_lens = np.array([len(t) for t in tokens], dtype=np.int32)
-    y = np.zeros((len(tokens), max(1, int(t_lens.max()))), dtype=np.int32)
+    width = max(1, int(t_lens.max()))
+    y = np.zeros((len(tokens), target_length(t_max, width) if target_length else width), dtype=np.int32)
     for b, t in enumerate(tokens):
         y[b, :len(t)] = t
     return Batch(x, lens, y, t_lens)
@@ -131,7 +184,7 @@ def load_batch(utts, cfg, rng=None):
         feats.append(f)
         tokens.append(u.tokens)
         kept.append(i)
-    batch = collate(feats, tokens, cfg.data.pad_to_multiple) if feats else None
+    batch = collate(feats, tokens, frame_multiple(cfg), static_target_length(cfg)) if feats else None
     return batch, kept, failures
 
 
@@ -169,9 +222,10 @@ class BatchSource:
 def unreadable_batch(cfg):
     """What a training batch with no readable audio becomes: one utterance of NaN features, so that the train step
     finds the loss non-finite and every rank skips the update together (the ranks must still take the step)."""
-    pad = cfg.data.pad_to_multiple
+    pad, width = frame_multiple(cfg), static_target_length(cfg)
+    width = width(frame_multiple(cfg), 1) if width else 1
     return Batch(np.full((1, 1, num_bins(cfg.features), pad), np.nan, np.float32), np.array([pad], np.int32),
-                 np.ones((1, 1), np.int32), np.ones(1, np.int32))
+                 np.ones((1, width), np.int32), np.ones(1, np.int32))
 
 
 def is_unreadable_batch(feats):

@@ -14,9 +14,10 @@ from mindaudio.models.layers import Conv2d, ReverseWithinLengths
 
 
 def length_mask(lengths, like):
-    """lengths: [B] int; like: [B, T] tensor → [B, T] float mask (1 on frames < length). Dynamic-shape safe."""
-    positions = ops.cumsum(ops.ones_like(like, dtype=ms.int32), axis=1)   # int32: exact at any length under fp16
-    return (positions <= lengths.astype(ms.int32).reshape(-1, 1)).astype(like.dtype)
+    """lengths: [B] int; like: [B, T] tensor → [B, T] mask of like's dtype (1 on frames < length). Dynamic-shape
+    safe; positions counted in float32 (exact below 2^24 frames, unlike fp16 beyond 2048)."""
+    positions = ops.cumsum(ops.ones_like(like, dtype=ms.float32), axis=1)
+    return (positions <= lengths.astype(ms.float32).reshape(-1, 1)).astype(like.dtype)
 
 
 class ConvBlock(nn.Cell):

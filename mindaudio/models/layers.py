@@ -30,7 +30,8 @@ class ReverseWithinLengths(nn.Cell):
     """x [T, B, D], lengths [B] → y with y[t, b] = x[len_b − 1 − t, b] for t < len_b and x[t, b] beyond: one
     gather of the rows of x.reshape(T·B, D), row (t, b) reading (len_b − 1 − t if t < len_b else t)·B + b.
     Reversal is its own inverse, so the gradient is the same gather of the incoming gradient. Primitives only (a
-    Cell's bprop cannot call functional wrappers), index built from cumulative sums (dynamic-shape safe)."""
+    Cell's bprop cannot call functional wrappers); positions come from float32 cumulative sums (dynamic-shape safe,
+    exact below 2^24, and AI-Core kernels on Ascend, which int32 CumSum may not have)."""
 
     def __init__(self):
         super().__init__()
@@ -38,9 +39,9 @@ class ReverseWithinLengths(nn.Cell):
         self.ones_like, self.zeros_like = ops.OnesLike(), ops.ZerosLike()
 
     def _index(self, x, lengths):
-        ones = self.ones_like(x[:, :, 0]).astype(ms.int32)                    # [T, B]
-        steps = self.cumsum(ones, 0) - 1                                      # t
-        batch = self.cumsum(ones, 1) - 1                                      # b
+        ones = self.ones_like(x[:, :, 0].astype(ms.float32))                  # [T, B]
+        steps = (self.cumsum(ones, 0) - 1).astype(ms.int32)                   # t
+        batch = (self.cumsum(ones, 1) - 1).astype(ms.int32)                   # b
         lens = lengths.astype(ms.int32).reshape(1, -1)
         source = self.select(steps < lens, lens - 1 - steps, steps)
         return (source * x.shape[1] + batch).reshape(-1)

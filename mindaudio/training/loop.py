@@ -15,9 +15,10 @@ import mindspore as ms
 
 from mindaudio import checkpoint, distributed
 from mindaudio.config import save_config, to_dict
-from mindaudio.data.dataset import BatchSource, batch_plan, is_unreadable_batch, load_utterances, make_dataset
+from mindaudio.data.dataset import BatchSource, epoch_plan, is_unreadable_batch, load_utterances, make_dataset
 from mindaudio.data.manifest import atomic_write_text
-from mindaudio.inference import set_device
+from mindaudio.device import memory_gib, set_device
+from mindaudio.models.cost import frame_budget
 from mindaudio.models.deepspeech2 import build_model
 from mindaudio.text import Labels
 from mindaudio.training import hooks as test_hooks
@@ -58,6 +59,20 @@ def usable_workers(requested):
     return max(1, min(requested, cores))
 
 
+def resolve_frame_budget(cfg, world_size=1):
+    """``data.max_frames_per_batch: 0`` → the budget the memory estimate gives for this device's memory (the same
+    on every rank: rank 0's), written into ``cfg`` so that the run's config and checkpoints record it."""
+    if cfg.data.max_frames_per_batch:
+        return
+    gib = memory_gib(cfg.train.device_target, distributed.local_ranks())
+    budget = frame_budget(cfg.model, gib, cfg.train.device_target, cfg.train.mixed_precision)
+    if world_size > 1:
+        budget = distributed.sync_from_rank0({}, [budget])[0]
+    cfg.data.max_frames_per_batch = budget
+    log.info("data.max_frames_per_batch: %d padded frames per batch (memory estimate for %.0f GiB of %s memory)",
+             budget, gib, cfg.train.device_target)
+
+
 class MetricsWriter:
     """``metrics.jsonl``: one JSON object per line. On resume, lines past the resumed step are dropped."""
 
@@ -82,6 +97,11 @@ class MetricsWriter:
 
     def best_wer(self):
         return min([r["val_wer"] for r in self.records if "val_wer" in r], default=float("inf"))
+
+    def best_steps(self, n):
+        """Steps of the ``n`` best validations (lowest WER, then the later one)."""
+        rows = sorted((r for r in self.records if "val_wer" in r), key=lambda r: (r["val_wer"], -r["step"]))
+        return {r["step"] for r in rows[:n]}
 
     def write(self, record):
         self.records.append(record)
@@ -127,11 +147,13 @@ class Trainer:
 
     def __init__(self, cfg, hooks=()):
         self.cfg, self.hooks = cfg, list(hooks)
-        set_device(cfg.train.device_target, distributed.device_id(cfg.train.device_target, cfg.train.device_id))
+        set_device(cfg.train.device_target, distributed.device_id(cfg.train.device_target, cfg.train.device_id),
+                   cfg.train.dynamic_shapes)
         ms.set_seed(cfg.train.seed)
         np.random.seed(cfg.train.seed)
         self.rank, self.size = distributed.setup()
         setup_logging(cfg.train.output_dir, self.rank)
+        resolve_frame_budget(cfg, self.size)
         self.labels = Labels.from_config(cfg.text)
         self.utts, _ = load_utterances(cfg.data.train_manifest, cfg, self.labels, purpose="train")
         self.val_utts = load_utterances(cfg.data.val_manifest, cfg, self.labels, purpose="validate")[0] \
@@ -153,8 +175,7 @@ class Trainer:
         self.result = None
 
     def plan(self, epoch):
-        c = self.cfg
-        return batch_plan(self.durations, c.train.batch_size, self.size, epoch, c.train.seed, c.data.sortagrad)
+        return epoch_plan(self.utts, self.cfg, self.size, epoch)
 
     def meta(self, epoch, batch):
         return {"epoch": epoch, "batch_in_epoch": batch, "global_step": self.global_step,
@@ -178,6 +199,8 @@ class Trainer:
                      self.global_step)
         self.metrics = MetricsWriter(os.path.join(cfg.train.output_dir, "metrics.jsonl"),
                                      self.global_step if resume else None) if self.rank == 0 else None
+        if self.metrics:
+            self.manager.protected = self.metrics.best_steps(cfg.train.keep_best)
         # an epoch-end checkpoint whose validation never ran (killed in between): run it first
         pending = int(bool(resume) and self.batch_in_epoch == 0 and self.validation_due(self.epoch)
                       and not self.metrics.validated(self.global_step))
@@ -309,6 +332,8 @@ class Trainer:
             if result["val_wer"] < self.metrics.best_wer():
                 self.manager.save_best(self.state, self.meta(epochs_done, 0))
             self.metrics.write({"step": self.global_step, "epoch": epochs_done - 1, **result})
+            self.manager.protected = self.metrics.best_steps(self.cfg.train.keep_best)
+            self.manager.prune()
 
 
 def _new_window():

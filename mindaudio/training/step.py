@@ -7,12 +7,24 @@ norm of order 1 (measured: 0.8–8 on the demo, ~2 on the full network), whateve
 size, so ``train.grad_clip`` is a threshold on that scale (see deepspeech2.yaml for the chosen value); recipes
 with a per-utterance loss (deepspeech.pytorch's 400) have norms ~100× larger and their thresholds do not carry over.
 """
+import os
+
 import mindspore as ms
 from mindspore import amp, nn, ops
 
 
 def _square_sum(g):
     return ops.reduce_sum(ops.square(g.astype(ms.float32)))
+
+
+def uses_overflow_register():
+    """Whether ``amp.all_finite`` reads the card's overflow register (Ascend 910A; 910B in saturation mode) rather
+    than the gradients' values."""
+    if ms.get_context("device_target") != "Ascend":
+        return False
+    from mindspore.amp import _ascend_910a_target, _ascend_910b_target
+    saturation = os.environ.get("MS_ASCEND_CHECK_OVERFLOW_MODE") == "SATURATION_MODE"
+    return bool(_ascend_910a_target() or (_ascend_910b_target() and saturation))
 
 
 class TrainStep(nn.Cell):
@@ -39,6 +51,13 @@ class TrainStep(nn.Cell):
             self.degree = float(world_size)
         self.max_norm = float(train_cfg.grad_clip)
         self.hyper_map = ops.HyperMap()
+        # amp.all_finite reads the register and clears it after; clearing it before the forward pass too (as
+        # MindSpore's TrainOneStepWithLossScaleCell does) keeps what ran between steps (validation) out of the verdict
+        self.clear_register = uses_overflow_register()
+        if self.clear_register:
+            from mindspore.ops.operations.math_ops import NPUClearFloatStatusV2
+            self.clear_status = NPUClearFloatStatusV2()
+            self.status = ms.Tensor([0] * 8, ms.int32)
 
     def input_signature(self):
         return self.loss_cell.input_signature()
@@ -51,6 +70,8 @@ class TrainStep(nn.Cell):
         return ops.logical_and(amp.all_finite(grads), ops.isfinite(loss))
 
     def construct(self, feats, feat_lens, targets, target_lens):
+        if self.clear_register:
+            feats = ops.depend(feats, self.clear_status(self.status))
         scaled, grads = self.grad_fn(feats, feat_lens, targets, target_lens)
         if self.distributed:
             grads = self.grad_reducer(grads)

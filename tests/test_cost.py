@@ -29,3 +29,24 @@ def test_flops_match_parameter_count_times_applications():
     # LSTMs 2·2·4096·(2336 + 4·2048) = 172.1 M, conv2 2·32·41·(32·41·11) = 37.9 M, conv1 2·32·81·451 = 2.3 M,
     # fc 2·1024·29 = 0.06 M → 212.4 M × 201 ≈ 42.7 GFLOP
     assert 42.5e9 < forward_flops(cfg.model, 1, 401) < 43.0e9
+
+
+def test_memory_estimate_by_hand():
+    """The fixed parts follow the parameter count, and DynamicRNN's 8 fp16 outputs per direction cost
+    8 · 1024 · 2 B · 2 directions · 5 layers = 163,840 B per output frame and batch row (tiles of 16 rows)."""
+    from mindaudio.models.cost import frame_budget, memory_estimate, parameter_count
+    cfg = Config()
+    p = parameter_count(cfg.model)
+    assert p == 86_833_405
+    one = memory_estimate(cfg.model, 16, 1)                       # T = 1 input frame → T' = 1
+    assert one["weights"] == 6 * p and one["gradients"] == one["optimizer"] == 8 * p
+    dynamic_rnn = 16 * 163_840
+    inputs_and_sums = 16 * sum(2 * d + 3 * 1024 for d in [1312] + [1024] * 4) * 2
+    assert one["lstm_activations"] == dynamic_rnn + inputs_and_sums
+    assert memory_estimate(cfg.model, 1, 1)["lstm_activations"] == dynamic_rnn + inputs_and_sums // 16  # tiles
+    small, large = frame_budget(cfg.model, 32), frame_budget(cfg.model, 64)
+    assert 50_000 <= small < large and small % 10000 == 0
+    for frames in (1250, 3500):                                   # a batch at the budget fits the card's estimate
+        batch = small // frames
+        assert sum(memory_estimate(cfg.model, batch, frames).values()) < 32 * 2 ** 30 * 0.75
+    assert frame_budget(cfg.model, 24, "CPU") < frame_budget(cfg.model, 24, "Ascend")   # fp32 and the CPU's overhead
