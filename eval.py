@@ -14,9 +14,10 @@ an empty hypothesis, named on stderr and in the output).
 import argparse
 import logging
 
-from mindaudio.cli import EXIT_PARTIAL, add_config_args, checkpoint_and_config, fail
+from mindaudio.cli import EXIT_PARTIAL, add_config_args, checkpoint_and_config, fail, guarded
 
 
+@guarded
 def main(argv=None):
     parser = add_config_args(argparse.ArgumentParser(description=__doc__,
                                                      formatter_class=argparse.RawDescriptionHelpFormatter))
@@ -25,13 +26,9 @@ def main(argv=None):
     parser.add_argument("--output", help="per-utterance results (JSON lines); a summary JSON is written beside it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    from mindaudio.data.manifest import ManifestError
     from mindaudio.evaluate import evaluate
     checkpoint, cfg = checkpoint_and_config(args)
-    try:
-        summary = evaluate(cfg, checkpoint, args.manifests or cfg.data.test_manifests, args.output)
-    except (FileNotFoundError, RuntimeError, ValueError, ManifestError) as e:
-        fail(e)
+    summary = evaluate(cfg, checkpoint, args.manifests or cfg.data.test_manifests, args.output)
     if any(r["unreadable"] for r in summary["results"].values()):
         fail("some utterances could not be read (scored as empty hypotheses; see above)", EXIT_PARTIAL)
 

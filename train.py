@@ -9,9 +9,11 @@ import os
 import tempfile
 
 from mindaudio import distributed  # imports no mindspore: it must run before mindspore is imported
+from mindaudio.cli import EXIT_CONFIG, fail, guarded
 from mindaudio.config import ConfigError, add_config_args, load_config
 
 
+@guarded
 def main(argv=None):
     parser = add_config_args(argparse.ArgumentParser(description=__doc__,
                                                      formatter_class=argparse.RawDescriptionHelpFormatter),
@@ -23,22 +25,18 @@ def main(argv=None):
     try:
         cfg = load_config(args.config, args.override)
     except ConfigError as e:
-        parser.exit(2, f"config error: {e}\n")
+        fail(e, EXIT_CONFIG)
     # a dry run writes nothing to the run directory, not even the mpirun bridge's scheduler.log
     log_dir = os.path.join(tempfile.gettempdir(), "mindaudio_dry_run") if args.dry_run else cfg.train.output_dir
     if distributed.prepare(cfg.train.device_target, log_dir) == "scheduler":
         distributed.run_scheduler()            # msrun's (or the mpirun bridge's) scheduler process: no training
         return
-    from mindaudio.data.manifest import ManifestError
     if args.dry_run:
         from mindaudio.training.dryrun import main as dry_run
         dry_run(cfg)
         return
     from mindaudio.training.loop import train
-    try:
-        train(cfg)
-    except (ManifestError, FileNotFoundError, RuntimeError, FloatingPointError) as e:
-        parser.exit(1, f"error: {e}\n")
+    train(cfg)
 
 
 if __name__ == "__main__":

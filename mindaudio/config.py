@@ -6,6 +6,7 @@ Every entry point calls :func:`load_config`; an unknown section or key, or a val
 import argparse
 import dataclasses
 import difflib
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import List
@@ -17,6 +18,16 @@ class ConfigError(ValueError):
     pass
 
 
+def num(default, low=None, high=None, low_open=False):
+    """A numeric key with its valid range: [low, high], or (low, high] when ``low_open``; None = unbounded. Every
+    number must also be finite (YAML's .inf and .nan are refused)."""
+    return field(default=default, metadata={"range": (low, high, low_open)})
+
+
+def choice(default, *options):
+    return field(default=default, metadata={"choices": (default, *options)})
+
+
 @dataclass
 class DataConfig:
     train_manifest: str = "data/LibriSpeech/train/libri_train_manifest.json"
@@ -24,86 +35,89 @@ class DataConfig:
     test_manifests: List[str] = field(default_factory=lambda: [
         "data/LibriSpeech/test_clean/libri_test_clean_manifest.json",
         "data/LibriSpeech/test_other/libri_test_other_manifest.json"])
-    min_duration: float = 0.0          # seconds; shorter utterances are dropped (and counted)
-    max_duration: float = 40.0         # seconds; longer utterances are dropped (and counted), never cropped
-    sortagrad: bool = True             # first epoch in order of duration
-    pad_to_multiple: int = 16          # pad T up to a multiple of this many frames (bounds the shapes seen)
-    max_frames_per_batch: int = 0      # cap on padded frames per batch (size × padded length); 0: from device memory
-    static_pad_multiple: int = 256     # with train.dynamic_shapes false: pad T to this multiple (fewer graphs)
-    num_workers: int = 4               # feature-extraction worker processes
+    min_duration: float = num(0.0, 0)          # seconds; shorter utterances are dropped (and counted)
+    max_duration: float = num(40.0, 0, low_open=True)   # seconds; longer ones dropped and counted, never cropped
+    sortagrad: bool = True                     # first epoch in order of duration
+    pad_to_multiple: int = num(16, 1)          # pad T up to a multiple of this many frames (bounds the shapes seen)
+    max_frames_per_batch: int = num(0, 0)      # cap on padded frames per batch (size × padded length); 0: from memory
+    static_pad_multiple: int = num(256, 1)     # with train.dynamic_shapes false: pad T to this multiple (few graphs)
+    num_workers: int = num(4, 1)               # feature-extraction worker processes (at most the cores)
 
 
 @dataclass
 class FeatureConfig:
-    sample_rate: int = 16000
-    window_ms: float = 20.0            # 320 samples at 16 kHz → 161 frequency bins
-    hop_ms: float = 10.0
-    window: str = "hamming"            # the same window for training, validation, evaluation and inference
-    normalize: bool = True             # per-utterance mean/variance normalisation
-    log_eps: float = 1e-10             # log(power + eps)
+    sample_rate: int = num(16000, 1000, 192000)
+    window_ms: float = num(20.0, 1, 200)       # 320 samples at 16 kHz → 161 frequency bins
+    hop_ms: float = num(10.0, 1, 100)
+    window: str = choice("hamming", "hann")    # the same window for training, validation, evaluation, inference
+    normalize: bool = True                     # per-utterance mean/variance normalisation
+    log_eps: float = num(1e-10, 0, 1, low_open=True)   # log(power + eps)
 
 
 @dataclass
 class TextConfig:
-    alphabet: str = "'ABCDEFGHIJKLMNOPQRSTUVWXYZ "   # every output symbol except the CTC blank
-    blank_index: int = 0                               # where the blank sits among the classes
+    alphabet: str = "'ABCDEFGHIJKLMNOPQRSTUVWXYZ "     # every output symbol except the CTC blank
+    blank_index: int = num(0, 0)                       # where the blank sits among the classes
 
 
 @dataclass
 class ModelConfig:
-    conv_channels: int = 32
+    conv_channels: int = num(32, 1)
     conv_kernel: List[int] = field(default_factory=lambda: [41, 11])   # (frequency, time)
-    rnn_hidden: int = 1024
-    rnn_layers: int = 5
-    relu_clip: float = 20.0
+    rnn_hidden: int = num(1024, 1)
+    rnn_layers: int = num(5, 1)
+    relu_clip: float = num(20.0, 0, low_open=True)
 
 
 @dataclass
 class AugmentConfig:
     """SpecAugment, applied to training batches only."""
     enabled: bool = True
-    freq_masks: int = 2
-    freq_width: int = 27               # max bins per frequency mask
-    time_masks: int = 2
-    time_width: int = 40               # max frames per time mask
-    time_ratio: float = 0.05           # ...and at most this fraction of the utterance's frames
+    freq_masks: int = num(2, 0)
+    freq_width: int = num(27, 0)               # max bins per frequency mask
+    time_masks: int = num(2, 0)
+    time_width: int = num(40, 0)               # max frames per time mask
+    time_ratio: float = num(0.05, 0, 1)        # ...and at most this fraction of the utterance's frames
+    start_epoch: int = num(0, 0)               # first epoch (0-based) with masks
 
 
 @dataclass
 class TrainConfig:
-    device_target: str = "Ascend"      # Ascend | CPU
-    device_id: int = 0
-    epochs: int = 70
-    batch_size: int = 64               # per device
-    lr: float = 3e-4
-    optimizer: str = "adam"            # adam | adamw
-    adam_eps: float = 1e-5
-    weight_decay: float = 0.0
-    warmup_steps: int = 1000           # linear warm-up from 0, then cosine annealing to lr * final_lr_ratio
-    final_lr_ratio: float = 0.01
-    grad_clip: float = 400.0           # global gradient norm
-    mixed_precision: bool = True       # fp16 on Ascend; CPU always runs fp32
-    dynamic_shapes: bool = True        # one graph for every batch shape; false: one graph per padded shape
-    loss_scale: float = 1024.0         # initial dynamic loss scale
-    loss_scale_window: int = 1000
-    seed: int = 1234
+    device_target: str = choice("Ascend", "CPU")
+    device_id: int = num(0, 0)
+    epochs: int = num(70, 1)
+    batch_size: int = num(64, 1)               # per device
+    lr: float = num(3e-4, 0, 1, low_open=True)
+    optimizer: str = choice("adam", "adamw")
+    adam_eps: float = num(1e-5, 0, 1, low_open=True)
+    weight_decay: float = num(0.0, 0, 1)
+    warmup_steps: int = num(1000, 0)           # linear warm-up from 0, then the schedule
+    schedule: str = choice("cosine", "exponential", "constant")   # cosine to lr·final_lr_ratio | lr_decay per epoch
+    lr_decay: float = num(0.93, 0, 1, low_open=True)   # per epoch, exponential schedule only
+    final_lr_ratio: float = num(0.01, 0, 1)    # the lowest lr, as a fraction of lr
+    grad_clip: float = num(400.0, 0, low_open=True)    # global gradient norm (of the per-character loss)
+    mixed_precision: bool = True               # fp16 on Ascend; CPU always runs fp32
+    dynamic_shapes: bool = True                # one graph for every batch shape; false: one graph per padded shape
+    loss_scale: float = num(1024.0, 1, 2.0 ** 24)      # initial dynamic loss scale
+    loss_scale_window: int = num(1000, 1)
+    seed: int = num(1234, 0, 2 ** 32 - 1)
     output_dir: str = "runs/deepspeech2"
-    resume: str = ""                   # "" (fresh run) | auto | path to a checkpoint
-    log_every: int = 50                # steps between metrics lines
-    ckpt_every: int = 2000             # steps between checkpoints (plus one at each epoch end)
-    keep_checkpoints: int = 3          # the newest step checkpoints kept...
-    keep_best: int = 5                 # ...and those of the best validations (scripts/average_checkpoints.py)
-    val_every_epochs: int = 1
+    resume: str = ""                           # "" (fresh run) | auto | path to a checkpoint
+    log_every: int = num(50, 1)                # steps between metrics lines
+    ckpt_every: int = num(2000, 0)             # steps between checkpoints (plus one at each epoch end); 0: epochs only
+    keep_checkpoints: int = num(3, 1)          # the newest step checkpoints kept...
+    keep_best: int = num(5, 0)                 # ...and those of the best validations (scripts/average_checkpoints.py)
+    val_every_epochs: int = num(1, 1)
 
 
 @dataclass
 class EvalConfig:
-    decoder: str = "greedy"            # greedy | beam
-    batch_size: int = 32
-    beam_width: int = 128
-    alpha: float = 0.5                 # LM weight
-    beta: float = 1.0                  # word insertion bonus
-    lm_path: str = ""                  # KenLM ARPA or binary; empty = no LM
+    decoder: str = choice("greedy", "beam")
+    batch_size: int = num(32, 1)
+    beam_width: int = num(128, 1, 10000)
+    alpha: float = num(0.5, 0, 100)            # LM weight
+    beta: float = num(1.0, -100, 100)          # word insertion bonus
+    lm_path: str = ""                          # KenLM ARPA or binary; empty = no LM
 
 
 @dataclass
@@ -115,14 +129,6 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-
-
-_CHOICES = {
-    ("train", "device_target"): ("Ascend", "CPU"),
-    ("train", "optimizer"): ("adam", "adamw"),
-    ("eval", "decoder"): ("greedy", "beam"),
-    ("features", "window"): ("hamming", "hann"),
-}
 
 
 def _check_value(where, annotation, value):
@@ -168,10 +174,22 @@ def _apply(cfg, section, key, value):
         raise _unknown(f"{section}.", key, list(fields))
     hints = typing.get_type_hints(type(sub))
     value = _check_value(f"{section}.{key}", hints[key], value)
-    choices = _CHOICES.get((section, key))
-    if choices and value not in choices:
-        raise ConfigError(f"{section}.{key}: must be one of {list(choices)}, got {value!r}")
+    _check_range(f"{section}.{key}", fields[key].metadata, value)
     setattr(sub, key, value)
+
+
+def _check_range(where, metadata, value):
+    choices = metadata.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{where}: must be one of {list(choices)}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: must be a finite number, got {value}")
+    if "range" in metadata:
+        low, high, low_open = metadata["range"]
+        if (low is not None and (value <= low if low_open else value < low)) or (high is not None and value > high):
+            lo = "" if low is None else f"{'>' if low_open else '≥'} {low:g}"
+            hi = "" if high is None else f"≤ {high:g}"
+            raise ConfigError(f"{where} must be {' and '.join(x for x in (lo, hi) if x)}, got {value!r}")
 
 
 def _merge(cfg, data, source):
@@ -233,30 +251,22 @@ def config_from_dict(data, overrides=(), source="config"):
 
 
 def validate(cfg):
-    """Checks that span several keys."""
+    """The ranges of every key (written once, on the schema above; defaults included), then checks that span
+    several keys."""
+    for section in dataclasses.fields(cfg):
+        sub = getattr(cfg, section.name)
+        for f in dataclasses.fields(sub):
+            _check_range(f"{section.name}.{f.name}", f.metadata, getattr(sub, f.name))
     if not 0 <= cfg.text.blank_index <= len(cfg.text.alphabet):
         raise ConfigError("text.blank_index must lie between 0 and len(text.alphabet)")
-    if len(set(cfg.text.alphabet)) != len(cfg.text.alphabet):
-        raise ConfigError("text.alphabet has a repeated character")
+    if not cfg.text.alphabet or len(set(cfg.text.alphabet)) != len(cfg.text.alphabet):
+        raise ConfigError("text.alphabet must be non-empty without a repeated character")
     if len(cfg.model.conv_kernel) != 2 or min(cfg.model.conv_kernel) < 1:
         raise ConfigError("model.conv_kernel must be [frequency, time], both ≥ 1")
-    at_least_one = [("train", "epochs"), ("train", "batch_size"), ("train", "log_every"), ("train", "keep_checkpoints"),
-                    ("train", "val_every_epochs"), ("train", "loss_scale_window"), ("model", "rnn_layers"),
-                    ("model", "rnn_hidden"), ("model", "conv_channels"), ("data", "pad_to_multiple"),
-                    ("data", "num_workers"), ("eval", "batch_size"), ("eval", "beam_width")]
-    for section, key in at_least_one:
-        if getattr(getattr(cfg, section), key) < 1:
-            raise ConfigError(f"{section}.{key} must be ≥ 1")
-    non_negative = [("train", "warmup_steps"), ("train", "ckpt_every"), ("train", "weight_decay"),
-                    ("train", "final_lr_ratio"), ("data", "min_duration"), ("train", "device_id")]
-    for section, key in non_negative:
-        if getattr(getattr(cfg, section), key) < 0:
-            raise ConfigError(f"{section}.{key} must be ≥ 0")
-    for section, key in [("train", "lr"), ("train", "grad_clip"), ("train", "loss_scale"), ("train", "adam_eps")]:
-        if not getattr(getattr(cfg, section), key) > 0:
-            raise ConfigError(f"{section}.{key} must be > 0")
     if cfg.data.max_duration <= cfg.data.min_duration:
         raise ConfigError("data.max_duration must be greater than data.min_duration")
+    if cfg.features.hop_ms > cfg.features.window_ms:
+        raise ConfigError("features.hop_ms must not exceed features.window_ms (frames would skip samples)")
 
 
 def to_dict(cfg):

@@ -2,6 +2,7 @@
 
     decoder = build_decoder(cfg.eval, labels)          # greedy, or beam search with an optional n-gram LM
     texts = decoder.decode(log_probs, lengths)         # log_probs [T, B, C] (time-major, as the network returns)
+    text, words = decoder.decode_words(log_probs_one)  # [T, C] → text and [(word, first frame, end frame)]
 
 Every decoder returns normalised text: the label set's characters, single spaces, no leading or trailing space.
 Greedy decoding is NumPy only. Beam search is pyctcdecode's CTC prefix beam search, with KenLM (ARPA, gzipped
@@ -17,6 +18,38 @@ log = logging.getLogger(__name__)
 
 # Frequent English words, used to tell an upper-case LM from a lower-case one when its vocabulary is not readable.
 _PROBE_WORDS = ("THE", "AND", "OF", "TO", "A", "IN", "THAT", "IS", "WAS", "HE", "IT", "I", "YOU", "FOR")
+
+
+def word_confidence(log_probs, start, end):
+    """A word's confidence in [0, 1]: exp of the mean, over its frames [start, end), of the best class's
+    log-probability (1 when the network is sure of every frame, whatever it emits)."""
+    frames = np.asarray(log_probs)[start:max(end, start + 1)]
+    return float(np.exp(frames.max(axis=-1).mean())) if len(frames) else 0.0
+
+
+def greedy_words(log_probs, labels):
+    """log_probs [T, C] of one utterance → (text, [(word, first frame, end frame)]): the best path's words, each
+    from the first frame of its first character to the last frame of its last character (+1)."""
+    best = np.asarray(log_probs).argmax(axis=-1)
+    words, current, start, end = [], [], 0, 0
+    for t, c in enumerate(best):
+        if c == labels.blank or (t > 0 and c == best[t - 1]):
+            if current and c != labels.blank and c == best[t - 1]:
+                end = t + 1                                     # the character's run goes on
+            continue
+        ch = labels.symbols[int(c)]
+        if ch == " ":
+            if current:
+                words.append(("".join(current), start, end))
+            current = []
+            continue
+        if not current:
+            start = t
+        current.append(ch)
+        end = t + 1
+    if current:
+        words.append(("".join(current), start, end))
+    return " ".join(w for w, _, _ in words), words
 
 
 def greedy_decode(log_probs, lengths, labels):
@@ -48,6 +81,10 @@ class GreedyDecoder:
     def decode(self, log_probs, lengths):
         """log_probs [T, B, C], lengths [B] → B strings."""
         return greedy_decode(log_probs, lengths, self.labels)
+
+    def decode_words(self, log_probs, **_):
+        """log_probs [T, C] of one utterance → (text, [(word, first frame, end frame)])."""
+        return greedy_words(log_probs, self.labels)
 
 
 def _open_text(path):
@@ -197,18 +234,27 @@ class BeamSearchDecoder:
         self.alpha, self.beta = float(alpha), float(beta)
         self._decoder.reset_params(alpha=self.alpha, beta=self.beta)
 
-    def decode_one(self, log_probs):
-        """log_probs [T, C] of one utterance (valid frames only) → string."""
+    def decode_words(self, log_probs, hotwords=None, hotword_weight=10.0):
+        """log_probs [T, C] of one utterance (valid frames only) → (text, [(word, first frame, end frame)]), the
+        best beam's words with pyctcdecode's frame spans. ``hotwords`` are boosted by ``hotword_weight`` (they may
+        be out of the LM's vocabulary)."""
         log_probs = np.asarray(log_probs, dtype=np.float32)
         if log_probs.shape[0] == 0:
-            return ""
+            return "", []
+        if hotwords and self.case:
+            hotwords = [w.lower() if self.case == "lower" else w.upper() for w in hotwords]
         beams = self._decoder.decode_beams(log_probs, beam_width=self.beam_width,
                                            beam_prune_logp=self.beam_prune_logp,
-                                           token_min_logp=self.token_min_logp, prune_history=False)
-        text = " ".join(beams[0][0].split())
-        if self.case:
-            text = "".join(self._back.get(ch, ch) for ch in text)
-        return text
+                                           token_min_logp=self.token_min_logp, prune_history=False,
+                                           hotwords=list(hotwords) if hotwords else None,
+                                           hotword_weight=hotword_weight)
+        words = [("".join(self._back.get(ch, ch) for ch in w) if self.case else w, int(a), int(b))
+                 for w, (a, b) in beams[0][2] if w.strip()]
+        return " ".join(w for w, _, _ in words), words
+
+    def decode_one(self, log_probs):
+        """log_probs [T, C] of one utterance (valid frames only) → string."""
+        return self.decode_words(log_probs)[0]
 
     def decode(self, log_probs, lengths):
         """log_probs [T, B, C], lengths [B] → B strings."""

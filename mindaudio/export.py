@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 
+from mindaudio.cli import guarded
 from mindaudio.config import add_config_args, to_dict
 
 
@@ -56,18 +57,16 @@ def load_mindir(path, num_features=None):
     return graph
 
 
+@guarded
 def main(argv=None):
     parser = add_config_args(argparse.ArgumentParser(prog="python -m mindaudio.export", description=__doc__,
                                                      formatter_class=argparse.RawDescriptionHelpFormatter))
     parser.add_argument("--checkpoint", required=True, help="checkpoint file, or a run directory (uses its best)")
     parser.add_argument("--output", required=True, help="MindIR file to write (e.g. model.mindir)")
     args = parser.parse_args(argv)
-    from mindaudio.cli import checkpoint_and_config, fail
+    from mindaudio.cli import checkpoint_and_config
     checkpoint, cfg = checkpoint_and_config(args)
-    try:
-        path = export_mindir(cfg, checkpoint, args.output)
-    except (FileNotFoundError, RuntimeError, ValueError) as e:
-        fail(e)
+    path = export_mindir(cfg, checkpoint, args.output)
     print(path)
 
 

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from mindaudio.cli import EXIT_CONFIG, fail
+from mindaudio.cli import EXIT_CONFIG, fail, guarded
 
 
 def best_checkpoints(run_dir, n):
@@ -70,6 +70,7 @@ def average(paths, output):
     return names
 
 
+@guarded
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sources", nargs="+", help="a run directory (with --best/--last), or checkpoint files")

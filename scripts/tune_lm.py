@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from mindaudio.cli import guarded
 from mindaudio.config import add_config_args
 
 
@@ -28,6 +29,7 @@ def pairs_to_try(args):
     return [(a, b) for a in args.alphas for b in args.betas]
 
 
+@guarded
 def main(argv=None):
     parser = add_config_args(argparse.ArgumentParser(description=__doc__,
                                                      formatter_class=argparse.RawDescriptionHelpFormatter))

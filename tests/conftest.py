@@ -53,3 +53,38 @@ def tiny_run(demo_data, tmp_path_factory):
     assert os.path.isfile(run_dir / "checkpoints" / "best.ckpt")
     return {"run_dir": str(run_dir), "checkpoint": str(run_dir / "checkpoints" / "best.ckpt"),
             "config": str(run_dir / "config.yaml"), **demo_data}
+
+
+@pytest.fixture(scope="session")
+def chatty_checkpoint(tiny_run, tmp_path_factory):
+    """The tiny checkpoint with a random output projection (seeded, N(0, 1), zero bias). After 12 steps the
+    trained one emits only blanks; this one emits characters that depend on the network's hidden features, so
+    comparing transcripts (batch sizes, export, transcription) is not vacuous."""
+    import mindspore as ms
+    import numpy as np
+    from mindaudio import checkpoint
+    params, meta = checkpoint.load(tiny_run["checkpoint"])
+    shape = params["fc.weight"].shape
+    rng = np.random.default_rng(0)
+    params["fc.weight"].set_data(ms.Tensor(rng.normal(size=shape).astype(np.float32)))
+    params["fc.bias"].set_data(ms.Tensor(np.zeros(shape[0], np.float32)))
+    run_dir = tmp_path_factory.mktemp("chatty_run")
+    os.makedirs(run_dir / "checkpoints")
+    path = str(run_dir / "checkpoints" / "best.ckpt")             # a run directory, as training leaves one
+    checkpoint.save(path, params, meta)
+    return path
+
+
+@pytest.fixture(scope="session")
+def batch_results(tiny_run, chatty_checkpoint):
+    """Greedy eval of test_clean with the chatty checkpoint at eval.batch_size 1 and 32 (in-process)."""
+    import io
+    from mindaudio.evaluate import evaluate
+    from mindaudio.inference import config_for
+    results = {}
+    for bs in (1, 32):
+        cfg = config_for(chatty_checkpoint, None, [f"eval.batch_size={bs}"])
+        out = os.path.join(os.path.dirname(chatty_checkpoint), f"bs{bs}.jsonl")
+        evaluate(cfg, chatty_checkpoint, [tiny_run["test_clean"]], out, out=io.StringIO())
+        results[bs] = [json.loads(line) for line in open(out)]
+    return results

@@ -1,6 +1,5 @@
 """eval.py, scripts/run_eval.sh, scripts/tune_lm.py, transcription and MindIR export, on a tiny model trained by the
 ``tiny_run`` fixture (barely trained: the tests check plumbing, counting, invariance and equality, not accuracy)."""
-import io
 import json
 import os
 import re
@@ -86,39 +85,6 @@ def test_eval_scores_every_utterance_once_and_reports_unreadable_audio(tiny_run,
     assert sum(len(r["hyp"]) for r in rows) > 100       # real hypotheses, so the recomputation means something
 
 
-@pytest.fixture(scope="session")
-def chatty_checkpoint(tiny_run, tmp_path_factory):
-    """The tiny checkpoint with a random output projection (seeded, N(0, 1), zero bias). After 12 steps the
-    trained one emits only blanks; this one emits characters that depend on the network's hidden features, so
-    comparing transcripts (batch sizes, export, transcription) is not vacuous."""
-    import mindspore as ms
-    from mindaudio import checkpoint
-    params, meta = checkpoint.load(tiny_run["checkpoint"])
-    shape = params["fc.weight"].shape
-    rng = np.random.default_rng(0)
-    params["fc.weight"].set_data(ms.Tensor(rng.normal(size=shape).astype(np.float32)))
-    params["fc.bias"].set_data(ms.Tensor(np.zeros(shape[0], np.float32)))
-    run_dir = tmp_path_factory.mktemp("chatty_run")
-    os.makedirs(run_dir / "checkpoints")
-    path = str(run_dir / "checkpoints" / "best.ckpt")             # a run directory, as training leaves one
-    checkpoint.save(path, params, meta)
-    return path
-
-
-@pytest.fixture(scope="session")
-def batch_results(tiny_run, chatty_checkpoint):
-    """Greedy eval of test_clean with the chatty checkpoint at eval.batch_size 1 and 32 (in-process)."""
-    from mindaudio.evaluate import evaluate
-    from mindaudio.inference import config_for
-    results = {}
-    for bs in (1, 32):
-        cfg = config_for(chatty_checkpoint, None, [f"eval.batch_size={bs}"])
-        out = os.path.join(os.path.dirname(chatty_checkpoint), f"bs{bs}.jsonl")
-        evaluate(cfg, chatty_checkpoint, [tiny_run["test_clean"]], out, out=io.StringIO())
-        results[bs] = [json.loads(line) for line in open(out)]
-    return results
-
-
 def test_results_do_not_depend_on_batch_size(tiny_run, batch_results):
     assert len(batch_results[1]) == len(read_manifest(tiny_run["test_clean"]))
     assert [(r["id"], r["hyp"]) for r in batch_results[1]] == [(r["id"], r["hyp"]) for r in batch_results[32]]
@@ -171,7 +137,7 @@ def test_tune_lm_decodes_each_pair_and_reports_the_best(tiny_run, demo_lm, tmp_p
 
 
 def test_chunk_bounds_cut_in_pauses():
-    from mindaudio.transcribe import chunk_bounds
+    from mindaudio.recognizer import chunk_bounds
     sr = 1000
     rng = np.random.default_rng(0)
     audio = rng.normal(size=95 * sr).astype(np.float32)
@@ -208,7 +174,7 @@ def test_transcribe_files_of_any_format(tiny_run, chatty_checkpoint, batch_resul
     proc = run([sys.executable, "-m", "mindaudio.transcribe", "--checkpoint", chatty_checkpoint,
                 e["audio_filepath"], str(stereo), str(missing), str(resampled), str(long_file),
                 "--chunk-seconds", "4", "--search-seconds", "2"])
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 3, proc.stderr                    # partial: one of five files failed
     assert "missing.flac" in proc.stderr and proc.stderr.count("error:") == 2   # the file, then the count
     out = dict(line.split("\t", 1) for line in proc.stdout.splitlines())
     assert set(out) == {e["audio_filepath"], str(stereo), str(resampled), str(long_file)}

@@ -14,7 +14,7 @@ from mindspore import nn
 
 from mindaudio.config import Config, TrainConfig
 from mindaudio import checkpoint
-from mindaudio.training.schedule import WarmupCosineLR, build_optimizer, lr_at
+from mindaudio.training.schedule import WarmupSchedule, build_optimizer, lr_at
 from mindaudio.training.step import TrainStep
 from tests.conftest import TINY_MODEL
 
@@ -34,13 +34,18 @@ class LinearLoss(nn.Cell):
         return (self.w * c).sum()
 
 
-def test_schedule_formula():
-    sched = WarmupCosineLR(1e-3, 10, 100, 0.01)
-    for step in [0, 4, 9, 10, 50, 99, 100, 150]:
-        assert float(sched(ms.Tensor(step, ms.int32)).asnumpy()) == pytest.approx(lr_at(step, 1e-3, 10, 100, 0.01),
-                                                                                  rel=1e-5)
-    assert lr_at(0, 1e-3, 10, 100, 0.01) == pytest.approx(1e-4) and lr_at(9, 1e-3, 10, 100, 0.01) == 1e-3
-    assert lr_at(100, 1e-3, 10, 100, 0.01) == pytest.approx(1e-5)
+@pytest.mark.parametrize("schedule", ["cosine", "exponential", "constant"])
+def test_schedule_formula(schedule):
+    cfg = TrainConfig(lr=1e-3, warmup_steps=10, final_lr_ratio=0.01, schedule=schedule, lr_decay=0.5)
+    sched = WarmupSchedule(cfg, total_steps=100, steps_per_epoch=20)
+    for step in [0, 4, 9, 10, 30, 50, 99, 100, 150, 400]:
+        assert float(sched(ms.Tensor(step, ms.int32)).asnumpy()) == pytest.approx(lr_at(step, cfg, 100, 20), rel=1e-5)
+    assert lr_at(0, cfg, 100, 20) == pytest.approx(1e-4) and lr_at(9, cfg, 100, 20) == 1e-3   # warm-up
+    by_hand = {"cosine": 1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + np.cos(np.pi * 40 / 90)),   # 40 of 90 decay steps
+               "exponential": 1e-3 * 0.5 ** 2,                                        # 2 epochs after warm-up
+               "constant": 1e-3}
+    assert lr_at(50, cfg, 100, 20) == pytest.approx(by_hand[schedule])
+    assert lr_at(400, cfg, 100, 20) == pytest.approx({"cosine": 1e-5, "exponential": 1e-5, "constant": 1e-3}[schedule])
 
 
 def test_optimizer_applies_the_scheduled_lr():
@@ -54,7 +59,7 @@ def test_optimizer_applies_the_scheduled_lr():
         loss, norm, finite, _, _ = step(c, c, c, c)
         assert bool(finite.asnumpy())
         update = net.w.asnumpy() - before
-        np.testing.assert_allclose(update, -lr_at(k, 0.1, 3, 8, 0.1) * np.sign(c.asnumpy()), rtol=1e-4)
+        np.testing.assert_allclose(update, -lr_at(k, cfg, 8) * np.sign(c.asnumpy()), rtol=1e-4)
     assert float(norm.asnumpy()) == pytest.approx(np.linalg.norm(c.asnumpy()), rel=1e-5)
 
 

@@ -199,7 +199,7 @@ class BatchSource:
         self.batches = batches
         self.cfg = cfg
         self.epoch, self.rank = epoch, rank
-        self.augment = augment and cfg.augment.enabled
+        self.augment = augment and cfg.augment.enabled and epoch >= cfg.augment.start_epoch
         self.start = start  # batches already consumed this epoch (resume)
 
     def __len__(self):

@@ -8,12 +8,19 @@ dev-other -> ``val_other``, test-clean -> ``test_clean``, test-other -> ``test_o
 
 Every step can be interrupted and rerun: downloads resume from ``<archive>.part``, an archive becomes
 ``<subset>.tar.gz`` only after its SHA-256 matched, extraction happens in a temporary directory that is renamed
-into place, audio and text files are written under temporary names then renamed, and the manifest is written last.
-A rerun skips what is already valid and leaves it untouched.
+into place, audio and text files are written under temporary names (unique per process) then renamed, and the
+manifest is written last. A rerun skips what is already valid and leaves it untouched. One preparation at a time
+per directory (a lock on ``DIR/.prepare.lock``); worker processes die with their parent. A full disk stops the run
+with "no space left on DIR", the half-written file removed.
 """
 import argparse
 import concurrent.futures
+import ctypes
+import errno
+import fcntl
 import hashlib
+import io
+import signal
 import http.client
 import json
 import logging
@@ -204,17 +211,29 @@ def _valid_wav(path, frames):
             and info.channels == 1 and info.frames == frames)
 
 
+def _write_atomic(path, data):
+    """Write bytes through a temporary name unique to this process, then rename: a killed or concurrent writer
+    never leaves a truncated file under ``path``, and a failed write (a full disk) leaves nothing."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def _replace_text(path, text):
-    """Write ``text`` via a temporary file unless ``path`` already holds it (keeps mtimes on reruns)."""
+    """Write ``text`` atomically unless ``path`` already holds it (keeps mtimes on reruns)."""
     try:
         with open(path, encoding="utf-8") as f:
             if f.read() == text:
                 return
     except OSError:
         pass
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)
+    _write_atomic(path, text.encode("utf-8"))
 
 
 def _load_16k_mono(src, info):
@@ -253,10 +272,19 @@ def convert_one(job):
     if audio is not None:
         # Temporary name + rename: a killed run never leaves a truncated <id>.wav behind.  No fsync: this
         # guards against process death; a power cut is caught by the header/length check of the next run.
-        sf.write(wav + ".tmp", audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-        os.replace(wav + ".tmp", wav)
+        buffer = io.BytesIO()          # encoded in memory, written with Python's I/O: a full disk is an OSError
+        sf.write(buffer, audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+        _write_atomic(wav, buffer.getvalue())
     _replace_text(txt, text + "\n")
     return res
+
+
+def _die_with_parent(parent):
+    """Worker initializer: SIGKILL this worker when the preparation process dies (PR_SET_PDEATHSIG), so that a killed
+    run leaves no converter behind."""
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:                   # the parent died before the request took effect
+        os._exit(1)
 
 
 def collect(subset_dirs):
@@ -301,7 +329,7 @@ def prepare_split(root, split, subset_dirs, num_workers=1, progress=True):
     for d in (wav_dir, txt_dir):
         os.makedirs(d, exist_ok=True)
     for d, prefix, suffix in ((wav_dir, "", ".tmp"), (txt_dir, "", ".tmp"), (out, ".tmp-", "")):
-        for name in os.listdir(d):  # temporaries of a killed run
+        for name in os.listdir(d):  # temporaries of a killed run (no other run writes here: we hold the lock)
             if name.startswith(prefix) and name.endswith(suffix) and os.path.isfile(os.path.join(d, name)):
                 os.remove(os.path.join(d, name))
 
@@ -311,7 +339,8 @@ def prepare_split(root, split, subset_dirs, num_workers=1, progress=True):
     results = []
     with tqdm(total=len(jobs), unit="utt", desc=split, disable=not progress) as bar:
         if num_workers > 1 and len(jobs) > 1:
-            with concurrent.futures.ProcessPoolExecutor(num_workers) as pool:
+            with concurrent.futures.ProcessPoolExecutor(num_workers, initializer=_die_with_parent,
+                                                        initargs=(os.getpid(),)) as pool:
                 chunk = max(1, min(64, len(jobs) // (num_workers * 8)))
                 for res in pool.map(convert_one, jobs, chunksize=chunk):  # map keeps job order
                     results.append(res)
@@ -352,6 +381,11 @@ def prepare_split(root, split, subset_dirs, num_workers=1, progress=True):
     atomic_write_text(os.path.join(out, "skipped.tsv"),
                       "id\tsource\treason\tdetail\n" + "".join("\t".join(p) + "\n" for p in problems))
     atomic_write_text(os.path.join(out, "summary.json"), json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    if not entries:                    # no manifest at all rather than an empty one that looks complete
+        if os.path.exists(manifest):
+            os.remove(manifest)
+        summary["manifest"] = None
+        return summary
     write_manifest(manifest, entries)  # last: its presence means the split is complete
     return summary
 
@@ -362,6 +396,23 @@ def _find(root, subset):
     tree = os.path.join(root, "LibriSpeech", subset)
     archive = os.path.join(root, subset + ".tar.gz")
     return tree if os.path.isdir(tree) else None, archive if os.path.isfile(archive) else None
+
+
+def _lock(root):
+    """Hold ``root/.prepare.lock`` for this run (and its workers, which inherit it); a second preparation of the
+    same directory is refused instead of racing this one."""
+    path = os.path.join(root, ".prepare.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise PrepError(f"another preparation is running on {root} (pid {holder}): wait for it to finish, or "
+                        "stop it, then run this again") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 
 
 def prepare(root_path, data_ready=False, subsets=None, num_workers=None, mirror=DEFAULT_MIRROR,
@@ -377,6 +428,14 @@ def prepare(root_path, data_ready=False, subsets=None, num_workers=None, mirror=
         raise PrepError(f"cannot create {root}: {e.strerror}") from None
     if not os.access(root, os.W_OK | os.X_OK):
         raise PrepError(f"{root} is not writable")
+    lock = _lock(root)
+    try:
+        return _prepare(root, data_ready, subsets, num_workers, mirror, checksums, progress)
+    finally:
+        os.close(lock)
+
+
+def _prepare(root, data_ready, subsets, num_workers, mirror, checksums, progress):
     unknown = [s for s in subsets or () if s not in SPLIT_OF]
     if unknown:
         raise PrepError(f"unknown subset(s) {unknown}; known: {', '.join(SPLIT_OF)}")
@@ -449,14 +508,31 @@ def main(argv=None):
         subsets = [s.strip() for s in args.subsets.split(",") if s.strip()]
         summaries = prepare(args.root_path, args.data_ready, subsets, args.num_workers, args.mirror,
                             checksums, progress=not args.no_progress)
-    except (PrepError, OSError, ValueError) as e:
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            where = os.path.dirname(e.filename) if e.filename else os.path.abspath(args.root_path)
+            print(f"error: no space left on {where}; the half-written file was removed. Free some space and run "
+                  "this again: finished files are kept", file=sys.stderr)
+        else:
+            print(f"error: {e}", file=sys.stderr)
+        return 1
+    except (PrepError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    empty = []
     for s in summaries.values():
+        if not s["utterances"]:
+            empty.append(s)
+            continue
         skipped = ", ".join(f"{k} {v}" for k, v in sorted(s["skipped"].items())) or "none"
         print(f"{s['split']}: {s['utterances']} utterances, {s['hours']:.2f} h; skipped: {skipped}; "
               f"resampled {s['notes']['resampled']}, downmixed {s['notes']['downmixed']} -> {s['manifest']}")
-    return 0
+    for s in empty:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(s["skipped"].items())) or "no utterance found"
+        where = os.path.join(os.path.abspath(args.root_path), s["split"])
+        print(f"error: {s['split']}: no usable utterance ({skipped}), so no manifest was written; every one is "
+              f"listed with its reason in {os.path.join(where, 'skipped.tsv')}", file=sys.stderr)
+    return 1 if empty else 0
 
 
 if __name__ == "__main__":

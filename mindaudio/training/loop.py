@@ -164,7 +164,8 @@ class Trainer:
         self.workers = usable_workers(cfg.data.num_workers)
 
         self.network = build_model(cfg)
-        self.step = build_train_step(cfg, self.network, self.total_steps, self.size)
+        self.step = build_train_step(cfg, self.network, self.total_steps, self.size,
+                                     steps_per_epoch=self.steps_per_epoch)
         self.eval_cell = EvalCell(self.step.loss_cell)
         if cfg.train.dynamic_shapes:
             self.eval_cell.set_inputs(*self.step.loss_cell.input_signature())
@@ -228,6 +229,7 @@ class Trainer:
                      self.global_step, self.epoch - 1)
             self._validate(self.epoch)
         self.start_time, self.steps_run = time.time(), 0
+        self.train_s = self.metrics.records[-1].get("train_s", 0.0) if self.metrics and self.metrics.records else 0.0
         while self.epoch < self.cfg.train.epochs:
             self._train_epoch()
             self.epoch, self.batch_in_epoch = self.epoch + 1, 0
@@ -275,6 +277,7 @@ class Trainer:
             w["utts"] += len(xl) * self.size
             w["audio"] += float(sum(self.durations[j] for j in batches[index])) * self.size
             w["time"] += now - t_last
+            self.train_s += now - t_last
             t_last = now
             last = index + 1 == len(batches)
             if self.rank == 0 and (self.global_step % cfg.train.log_every == 0 or last):
@@ -291,13 +294,13 @@ class Trainer:
         n = max(1, len(w["loss"]) + w["skipped"])
         record = {"step": self.global_step, "epoch": self.epoch, "batch": index + 1,
                   "loss": float(np.mean(w["loss"])) if w["loss"] else None,
-                  "lr": lr_at(applied, cfg.train.lr, cfg.train.warmup_steps, self.total_steps,
-                              cfg.train.final_lr_ratio),
+                  "lr": lr_at(applied, cfg.train, self.total_steps, self.steps_per_epoch),
                   "grad_norm": float(np.mean(w["grad_norm"])) if w["grad_norm"] else None,
                   "grad_norm_max": float(np.max(w["grad_norm"])) if w["grad_norm"] else None,
                   "clipped_steps": w["clipped"], "skipped_steps": w["skipped"], "steps": n,
                   "step_time": w["time"] / n, "utterances_per_s": w["utts"] / w["time"],
-                  "audio_s_per_s": w["audio"] / w["time"], "loss_scale": scale}
+                  "audio_s_per_s": w["audio"] / w["time"], "loss_scale": scale,
+                  "train_s": round(self.train_s, 2)}    # training time so far, validation and checkpoints excluded
         self.metrics.write(record)
         log.info("epoch %d %s %d/%d step %d loss %s lr %.2e |g| %s (%d clipped) %.2fs/step %.1f audio-s/s ETA %s",
                  self.epoch, _bar((index + 1) / n_batches), index + 1, n_batches, self.global_step,
@@ -331,7 +334,8 @@ class Trainer:
                      result["val_cer_nospace"], result["val_utterances"])
             if result["val_wer"] < self.metrics.best_wer():
                 self.manager.save_best(self.state, self.meta(epochs_done, 0))
-            self.metrics.write({"step": self.global_step, "epoch": epochs_done - 1, **result})
+            self.metrics.write({"step": self.global_step, "epoch": epochs_done - 1, **result,
+                                "train_s": round(getattr(self, "train_s", 0.0), 2)})
             self.manager.protected = self.metrics.best_steps(self.cfg.train.keep_best)
             self.manager.prune()
 

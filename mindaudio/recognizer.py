@@ -1,0 +1,220 @@
+"""The Python API: a trained model as a speech recognizer.
+
+    from mindaudio import Recognizer
+    rec = Recognizer.from_checkpoint("runs/demo")              # a run directory or a .ckpt (its config is inside)
+    rec = Recognizer.from_mindir("model.mindir")               # or an exported graph (its .json sidecar beside it)
+    for result in rec.transcribe(["talk.flac", samples_16k], decoder="beam", hotwords=["MINDSPORE"]):
+        print(result.text)
+        for w in result.words:
+            print(f"{w.start:6.2f} {w.end:6.2f} {w.confidence:.2f} {w.word}")
+
+Inputs are file paths (any format libsndfile reads, any rate, any channels), raw bytes of such a file, NumPy arrays
+of samples at the model's rate (``features.sample_rate``, 16 kHz), or ``(samples, rate)`` pairs. Long recordings are
+cut into chunks of at most ``chunk_seconds`` at the quietest point of each chunk's last ``search_seconds`` (so
+cuts fall in pauses); the chunks' log-probabilities are joined and decoded in one pass. Word times are in seconds
+from the start of the audio (one network frame = 20 ms).
+"""
+import dataclasses
+import io
+import json
+import os
+
+import numpy as np
+
+from mindaudio.data.features import AudioError, frame_params, load_any_audio, spectrogram
+
+
+@dataclasses.dataclass
+class Word:
+    word: str
+    start: float          # seconds
+    end: float            # seconds
+    confidence: float     # 0..1: exp of the mean best-class log-probability over the word's frames
+
+
+@dataclasses.dataclass
+class Transcript:
+    text: str
+    words: list
+    duration: float       # seconds of audio
+    decoder: str
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def chunk_bounds(audio, sample_rate, chunk_seconds=30.0, search_seconds=10.0, window_seconds=0.1):
+    """Cut points for long audio: [(start, end)] sample ranges covering ``audio`` with no gap or overlap, each at
+    most ``chunk_seconds`` long. Each cut is placed at the centre of the quietest ``window_seconds`` window (mean
+    power) in the last ``search_seconds`` of the chunk."""
+    n = len(audio)
+    max_len = int(chunk_seconds * sample_rate)
+    if n <= max_len:
+        return [(0, n)]
+    search = min(int(search_seconds * sample_rate), max_len // 2)
+    win = max(1, int(window_seconds * sample_rate))
+    power = np.asarray(audio, dtype=np.float64) ** 2
+    cumulative = np.concatenate([[0.0], np.cumsum(power)])
+    bounds, start = [], 0
+    while n - start > max_len:
+        lo, hi = start + max_len - search, start + max_len      # the cut lies in [lo, hi]
+        centres = np.arange(lo, hi + 1)
+        left = np.clip(centres - win // 2, 0, n)
+        right = np.clip(centres + (win - win // 2), 0, n)
+        energy = (cumulative[right] - cumulative[left]) / np.maximum(right - left, 1)
+        cut = int(centres[int(np.argmin(energy))])
+        bounds.append((start, cut))
+        start = cut
+    bounds.append((start, n))
+    return bounds
+
+
+def _wav_truncated(data):
+    """True for a RIFF/WAVE file whose data chunk claims more bytes than the file holds (libsndfile would quietly
+    read what is there). Sizes of 0 and 0xFFFFFFFF mean "unknown" (streamed WAV) and pass."""
+    import struct
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return False
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk, size = data[offset:offset + 4], struct.unpack("<I", data[offset + 4:offset + 8])[0]
+        if chunk == b"data":
+            return size not in (0, 0xFFFFFFFF) and size > len(data) - offset - 8
+        offset += 8 + size + (size & 1)
+    return True                                                  # no data chunk within the file
+
+
+def decode_audio_bytes(data, sample_rate, max_seconds=None):
+    """Bytes of an audio file (wav, flac, ogg/opus, mp3...) → mono float32 samples at ``sample_rate``. Decoded in
+    blocks, so that a file whose header lies about its length (or a tiny file of compressed silence hours long)
+    stops at ``max_seconds`` with an AudioError instead of filling memory."""
+    import soundfile
+    if _wav_truncated(data):
+        raise AudioError("truncated WAV file: its header announces more audio than the file holds")
+    try:
+        with soundfile.SoundFile(io.BytesIO(data)) as f:
+            rate, limit = f.samplerate, None if max_seconds is None else int(max_seconds * f.samplerate) + 1
+            if limit is not None and 0 < f.frames < 2 ** 62 and f.frames > limit:
+                raise AudioError(f"audio of {f.frames / rate:.1f} s is longer than the limit of {max_seconds:g} s")
+            blocks, total = [], 0
+            for block in f.blocks(blocksize=rate * 10, dtype="float32", always_2d=True):
+                blocks.append(block.mean(axis=1))
+                total += len(block)
+                if limit is not None and total > limit:
+                    raise AudioError(f"audio is longer than the limit of {max_seconds:g} s")
+    except AudioError:
+        raise
+    except Exception as e:  # noqa: BLE001 - libsndfile raises several types for what is not audio
+        raise AudioError(f"not a readable audio file ({' '.join(str(e).split())[:200]})") from None
+    audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+    if len(audio) == 0:
+        raise AudioError("the audio holds no samples")
+    if rate != sample_rate:
+        import soxr
+        audio = soxr.resample(audio, rate, sample_rate, quality="HQ")
+    return audio.astype(np.float32)
+
+
+class Recognizer:
+    """A trained DeepSpeech2 and its features, label set and decoders. Build with :meth:`from_checkpoint` or
+    :meth:`from_mindir`; see the module docstring."""
+
+    def __init__(self, cfg, network, source, chunk_seconds=30.0, search_seconds=10.0):
+        from mindaudio.models.geometry import Geometry
+        from mindaudio.text import Labels
+        self.cfg, self.network, self.source = cfg, network, source
+        self.labels = Labels.from_config(cfg.text)
+        self.sample_rate = cfg.features.sample_rate
+        n_fft, hop = frame_params(cfg.features)
+        self.frame_seconds = hop * Geometry(cfg.model, n_fft // 2 + 1).time_stride / self.sample_rate
+        self.chunk_seconds, self.search_seconds = chunk_seconds, search_seconds
+        self._decoders = {}
+
+    @classmethod
+    def from_checkpoint(cls, path, config=None, overrides=(), **kwargs):
+        """``path``: a checkpoint file or a run directory (its best checkpoint). The config stored in the checkpoint
+        is used unless ``config`` (a YAML path) is given; ``overrides`` as on the command line."""
+        from mindaudio.inference import config_for, load_network, resolve_checkpoint
+        checkpoint = resolve_checkpoint(path)
+        cfg = config_for(checkpoint, config, overrides)
+        return cls(cfg, load_network(cfg, checkpoint), checkpoint, **kwargs)
+
+    @classmethod
+    def from_mindir(cls, path, overrides=(), **kwargs):
+        """``path``: a MindIR file written by ``mindaudio-export``; its settings come from the JSON beside it."""
+        from mindaudio.config import config_from_dict
+        from mindaudio.device import set_device
+        from mindaudio.export import load_mindir
+        sidecar = os.path.splitext(path)[0] + ".json"
+        if not os.path.isfile(sidecar):
+            raise FileNotFoundError(f"{sidecar} not found: it is written beside the MindIR file by mindaudio-export")
+        with open(sidecar, encoding="utf-8") as f:
+            meta = json.load(f)
+        cfg = config_from_dict({k: meta[k] for k in ("features", "text", "model")},
+                               [f"train.device_target={meta.get('device_target', 'CPU')}", *overrides], sidecar)
+        set_device(cfg.train.device_target)
+        return cls(cfg, load_mindir(path, meta["num_features"]), path, **kwargs)
+
+    def decoder(self, name=None, **settings):
+        """The decoder ``name`` (greedy | beam; default ``eval.decoder``) with ``eval`` settings overridden by
+        ``settings`` (beam_width, alpha, beta, lm_path), built once and kept."""
+        from mindaudio.decoding import build_decoder
+        eval_cfg = dataclasses.replace(self.cfg.eval, decoder=name or self.cfg.eval.decoder, **settings)
+        key = (eval_cfg.decoder, eval_cfg.beam_width, eval_cfg.alpha, eval_cfg.beta, eval_cfg.lm_path)
+        if key not in self._decoders:
+            self._decoders[key] = build_decoder(eval_cfg, self.labels)
+        return self._decoders[key]
+
+    def load(self, item):
+        """A path, bytes, samples or (samples, rate) → mono float32 samples at the model's rate."""
+        if isinstance(item, (str, os.PathLike)):
+            return load_any_audio(os.fspath(item), self.sample_rate)
+        if isinstance(item, (bytes, bytearray)):
+            return decode_audio_bytes(bytes(item), self.sample_rate)
+        if isinstance(item, tuple):
+            samples, rate = item
+            samples = np.asarray(samples, dtype=np.float32)
+            samples = samples.mean(axis=1) if samples.ndim == 2 else samples
+            if rate != self.sample_rate:
+                import soxr
+                samples = soxr.resample(samples, rate, self.sample_rate, quality="HQ")
+            return samples.astype(np.float32)
+        return np.asarray(item, dtype=np.float32)
+
+    def log_probs(self, audio):
+        """audio [S] at the model's rate → log-probs [T', C] of the whole recording (chunks joined)."""
+        import mindspore as ms
+        from mindaudio.data.dataset import collate, frame_multiple
+        hop = frame_params(self.cfg.features)[1]
+        parts = []
+        for start, end in chunk_bounds(audio, self.sample_rate, self.chunk_seconds, self.search_seconds):
+            chunk = audio[start:end]
+            if len(chunk) < hop and parts:                   # a sliver at the very end: nothing to hear
+                continue
+            batch = collate([spectrogram(chunk, self.cfg.features)], [np.zeros(1, np.int32)], frame_multiple(self.cfg))
+            lp, lens = self.network(ms.Tensor(batch.feats), ms.Tensor(batch.feat_lens))
+            parts.append(lp.asnumpy()[:int(lens.asnumpy()[0]), 0])
+        return np.concatenate(parts, axis=0)
+
+    def transcribe_audio(self, audio, decoder=None, hotwords=None, hotword_weight=10.0, **settings):
+        """Samples at the model's rate → :class:`Transcript`."""
+        if len(audio) == 0:
+            raise AudioError("the audio holds no samples")
+        from mindaudio.decoding import word_confidence
+        dec = self.decoder(decoder, **settings)
+        lp = self.log_probs(audio)
+        text, spans = dec.decode_words(lp, hotwords=hotwords, hotword_weight=hotword_weight)
+        words = [Word(w, round(a * self.frame_seconds, 3), round(b * self.frame_seconds, 3),
+                      round(word_confidence(lp, a, b), 4)) for w, a, b in spans]
+        return Transcript(text, words, round(len(audio) / self.sample_rate, 3), dec.name)
+
+    def transcribe(self, inputs, decoder=None, hotwords=None, hotword_weight=10.0, **settings):
+        """One input or a list → one :class:`Transcript` or a list of them. ``decoder``: greedy | beam;
+        ``hotwords``: words the beam search favours (weight ``hotword_weight``); ``settings``: beam_width, alpha,
+        beta, lm_path. Raises AudioError naming an input that cannot be read."""
+        single = not isinstance(inputs, list)
+        results = []
+        for item in [inputs] if single else inputs:
+            audio = self.load(item)
+            results.append(self.transcribe_audio(audio, decoder, hotwords, hotword_weight, **settings))
+        return results[0] if single else results
