@@ -39,7 +39,24 @@ VARIANTS = {
     "no_sortagrad": ["data.sortagrad=false"],
     "batch_16": ["train.batch_size=16"],
     "batch_4": ["train.batch_size=4"],
-    "no_feature_norm": ["features.normalize=false"],
+    "no_feature_norm": ["features.normalize=none"],
+    "running_norm": ["features.normalize=running"],
+    "conv_21x11": ["model.conv_kernel=[21,11]"],
+    "hidden_256": ["model.rnn_hidden=256"],
+    "plain_h256": ["train.schedule=constant", "train.lr=1e-3", "train.warmup_steps=0", "augment.enabled=false",
+                   "data.sortagrad=false", "train.grad_clip=5.0", "model.rnn_hidden=256"],
+    "plain_h256_k21": ["train.schedule=constant", "train.lr=1e-3", "train.warmup_steps=0", "augment.enabled=false",
+                       "data.sortagrad=false", "train.grad_clip=5.0", "model.rnn_hidden=256",
+                       "model.conv_kernel=[21,11]"],
+    "plain_h256_k21_b4": ["train.schedule=constant", "train.lr=1e-3", "train.warmup_steps=0", "augment.enabled=false",
+                          "data.sortagrad=false", "train.grad_clip=5.0", "model.rnn_hidden=256",
+                          "model.conv_kernel=[21,11]", "train.batch_size=4"],
+    "plain_h256_k21_sortagrad": ["train.schedule=constant", "train.lr=1e-3", "train.warmup_steps=0",
+                                 "augment.enabled=false", "train.grad_clip=5.0", "model.rnn_hidden=256",
+                                 "model.conv_kernel=[21,11]"],
+    # the review's "plain" recipe: constant Adam 1e-3, no warm-up, no SpecAugment, no SortaGrad, clip 5
+    "plain": ["train.schedule=constant", "train.lr=1e-3", "train.warmup_steps=0", "augment.enabled=false",
+              "data.sortagrad=false", "train.grad_clip=5.0"],
 }
 
 

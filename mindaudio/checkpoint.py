@@ -45,8 +45,9 @@ def save(path, state, meta):
         ms.save_checkpoint([{"name": n, "data": p} for n, p in state.items()], tmp, append_dict=dict(meta))
         os.replace(tmp, path)
     except BaseException as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        for leftover in (tmp, os.path.splitext(tmp)[0] + ".tmp"):   # ours, and the one MindSpore writes first
+            if os.path.exists(leftover):
+                os.remove(leftover)
         if isinstance(e, OSError) and e.errno == errno.ENOSPC or "No space left" in str(e):
             raise CheckpointError(f"no space left on {os.path.abspath(directory)} to write {os.path.basename(path)}"
                                   " (the half-written file was removed; earlier checkpoints are kept)") from None

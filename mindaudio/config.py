@@ -50,7 +50,10 @@ class FeatureConfig:
     window_ms: float = num(20.0, 1, 200)       # 320 samples at 16 kHz → 161 frequency bins
     hop_ms: float = num(10.0, 1, 100)
     window: str = choice("hamming", "hann")    # the same window for training, validation, evaluation, inference
-    normalize: bool = True                     # per-utterance mean/variance normalisation
+    normalize: str = choice("utterance", "running", "none")   # mean/variance: per utterance | causal | none
+    norm_prior_mean: float = num(-10.8, -100, 100)     # running normalisation starts from these statistics
+    norm_prior_std: float = num(4.4, 0, 100, low_open=True)   # (the demo corpus's log power: mean -10.8, std 4.4)
+    norm_prior_frames: int = num(50, 0)                # ...worth this many frames
     log_eps: float = num(1e-10, 0, 1, low_open=True)   # log(power + eps)
 
 
@@ -67,6 +70,8 @@ class ModelConfig:
     rnn_hidden: int = num(1024, 1)
     rnn_layers: int = num(5, 1)
     relu_clip: float = num(20.0, 0, low_open=True)
+    bidirectional: bool = True                 # false: the streaming model (causal convolutions, forward LSTMs)...
+    lookahead: int = num(0, 0, 200)            # ...with a lookahead convolution over this many future output frames
 
 
 @dataclass
@@ -168,6 +173,8 @@ def _unknown(where, key, known):
 
 
 def _apply(cfg, section, key, value):
+    if (section, key) == ("features", "normalize") and isinstance(value, bool):
+        value = "utterance" if value else "none"          # the boolean of configs written before "running"
     sub = getattr(cfg, section)
     fields = {f.name: f for f in dataclasses.fields(sub)}
     if key not in fields:

@@ -36,6 +36,7 @@ heartbeat (``MS_NODE_TIMEOUT``) ends the survivors.
 import os
 import subprocess
 import sys
+import threading
 import time
 
 # CPU collectives give up after MS_CPU_COMM_OP_TIMEOUT seconds of waiting (30 s by default, measured), which is
@@ -203,44 +204,65 @@ def _bridge_mpirun(rank, size, local_size, run_dir):
     except ImportError:
         raise SystemExit("mpirun on CPU needs mpi4py to form MindSpore's cluster: pip install mpi4py") from None
     comm = MPI.COMM_WORLD
-    address = None
-    if rank == 0:
-        host = os.environ.get("MS_SCHED_HOST") or ("127.0.0.1" if local_size == size else _host_address())
-        address = (host, int(os.environ.get("MS_SCHED_PORT") or _free_port(host)))
-    host, port = comm.bcast(address, root=0)
     os.environ["MINDAUDIO_LOCAL_RANKS"] = str(local_size)
     for key in [k for k in os.environ if k.startswith(("OMPI_", "PMIX_"))]:
         del os.environ[key]        # MindSpore would otherwise also take the job for its own OpenMPI launch
-    os.environ.update(MS_ROLE="MS_WORKER", MS_WORKER_NUM=str(size), MS_NODE_ID=str(rank), MS_SCHED_HOST=host,
-                      MS_SCHED_PORT=str(port))
+    os.environ.update(MS_ROLE="MS_WORKER", MS_WORKER_NUM=str(size), MS_NODE_ID=str(rank))
     os.environ.setdefault("MS_TOPO_TIMEOUT", TOPO_TIMEOUT)
-    if rank == 0:
-        _start_scheduler(port, run_dir)
+    address = None
+    if rank == 0:               # the scheduler listens before anybody learns its address
+        host = os.environ.get("MS_SCHED_HOST") or ("127.0.0.1" if local_size == size else _host_address())
+        address = (host, _start_scheduler(host, run_dir))
+    host, port = comm.bcast(address, root=0)
+    os.environ.update(MS_SCHED_HOST=host, MS_SCHED_PORT=str(port))
     # Nobody calls init() before the scheduler listens: a worker whose first attempt is refused keeps failing to
     # register for up to ~30 s more (measured), one that starts after it registers at once.
     comm.Barrier()
     MPI.Finalize()
 
 
-def _start_scheduler(port, run_dir):
+def _start_scheduler(host, run_dir, attempts=5):
+    """Start the scheduler on a free port of ``host`` and return the port once *this* scheduler listens on it. A
+    free port can be taken by another process before the scheduler binds it: then another port is tried (unless
+    MS_SCHED_PORT fixed it). A watchdog ends this rank (and so, through mpirun, the job) within a second if the
+    scheduler dies while training goes on."""
     global _scheduler
     os.makedirs(run_dir, exist_ok=True)
     log_path = os.path.join(run_dir, "scheduler.log")
-    env = {k: v for k, v in os.environ.items() if k != "MS_NODE_ID"}
-    env["MS_ROLE"] = "MS_SCHED"
-    with open(log_path, "ab") as log:
-        _scheduler = subprocess.Popen([sys.executable, "-c", _PDEATHSIG_EXEC, str(os.getpid()), *sys.argv],
-                                      env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + _SCHEDULER_START_TIMEOUT
-    while not _listening(port):
-        if _scheduler.poll() is not None or time.time() > deadline:
-            raise SystemExit(f"the MindSpore scheduler for this mpirun job did not start listening on port {port}"
-                             f" (exit code {_scheduler.poll()}); see {log_path}")
-        time.sleep(0.05)
+    fixed = os.environ.get("MS_SCHED_PORT")
+    for attempt in range(1 if fixed else attempts):
+        port = int(fixed or _free_port(host))
+        env = {k: v for k, v in os.environ.items() if k != "MS_NODE_ID"}
+        env.update(MS_ROLE="MS_SCHED", MS_SCHED_HOST=host, MS_SCHED_PORT=str(port))
+        with open(log_path, "ab") as log:
+            _scheduler = subprocess.Popen([sys.executable, "-c", _PDEATHSIG_EXEC, str(os.getpid()), *sys.argv],
+                                          env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + _SCHEDULER_START_TIMEOUT
+        while not _listening(port, _scheduler.pid) and _scheduler.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        if _scheduler.poll() is None and _listening(port, _scheduler.pid):
+            threading.Thread(target=_watch_scheduler, args=(log_path,), daemon=True).start()
+            return port
+        if _scheduler.poll() is None:
+            _scheduler.kill()
+        print(f"warning: the MindSpore scheduler could not listen on {host}:{port} (exit code {_scheduler.poll()};"
+              f" see {log_path}){'' if fixed else '; trying another port'}", file=sys.stderr, flush=True)
+    raise SystemExit(f"the MindSpore scheduler for this mpirun job did not start; see {log_path}")
 
 
-def _listening(port):
-    """Whether a local socket listens on ``port`` (read from /proc, without connecting to it)."""
+def _watch_scheduler(log_path):
+    code = _scheduler.wait()
+    if threading.main_thread().is_alive():   # not the normal end: the scheduler leaves after the workers finalise
+        print(f"error: the MindSpore scheduler of this job exited (code {code}) while training went on; stopping "
+              f"this rank so that mpirun ends the job (see {log_path}). Resume with -o train.resume=auto.",
+              file=sys.stderr, flush=True)
+        os._exit(1)
+
+
+def _listening(port, pid=None):
+    """Whether a local socket listens on ``port`` (read from /proc, without connecting to it), and with ``pid``,
+    whether that socket belongs to that process (not to another that took the port first)."""
+    inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as f:
@@ -250,7 +272,19 @@ def _listening(port):
         for row in rows:
             fields = row.split()
             if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    if not inodes or pid is None:
+        return bool(inodes)
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in {f"socket:[{i}]" for i in inodes}:
                 return True
+        except OSError:
+            continue
     return False
 
 

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 
+from mindaudio.cli import DataError
 from mindaudio.data.dataset import eval_batches, load_utterances
 from mindaudio.data.manifest import atomic_write_text
 from mindaudio.decoding import build_decoder
@@ -90,8 +91,15 @@ def evaluate(cfg, checkpoint_path, manifests, output=None, out=sys.stdout):
     checkpoint_path = resolve_checkpoint(checkpoint_path)
     labels = Labels.from_config(cfg.text)
     decoder = build_decoder(cfg.eval, labels)          # before the network: a bad LM path fails fast
-    # every manifest is read and checked before the long part
+    # every manifest and the outputs are checked before the long part
+    check_output(output)
     all_utts = {m: load_utterances(m, cfg, labels, purpose="eval")[0] for m in manifests}
+    for manifest, utts in all_utts.items():
+        if not utts:
+            raise DataError(f"{manifest} holds no utterance: nothing to score")
+        if not any(u.text.split() for u in utts):
+            raise DataError(f"every reference transcript of {manifest} is empty: WER and CER divide by the "
+                            "reference length and mean nothing here")
     net = load_network(cfg, checkpoint_path)
     print(f"checkpoint {checkpoint_path}; decoder: {decoder.description}", file=out, flush=True)
     summary = {"checkpoint": os.path.abspath(checkpoint_path), "decoder": cfg.eval.decoder,
@@ -120,6 +128,20 @@ def evaluate(cfg, checkpoint_path, manifests, output=None, out=sys.stdout):
         atomic_write_text(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         atomic_write_text(summary_path(output), json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def check_output(output):
+    """Refuse an output that could not be written, before any work is done."""
+    if not output:
+        return
+    for path in (output, summary_path(output)):
+        if os.path.isdir(path):
+            raise DataError(f"--output {path} is a directory; give a file name such as {path}/results.jsonl")
+    parent = os.path.dirname(os.path.abspath(output))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write --output {output}: {parent} is not writable")
 
 
 def summary_path(output):

@@ -39,8 +39,32 @@ def export_mindir(cfg, checkpoint_path, output):
                                                                       "lengths [B] int32"],
             "outputs": ["log_probs [T', B, C] float32", "out_lengths [B] int32"],
             "num_features": net.num_features, "device_target": cfg.train.device_target, **settings}
+    if net.streaming:                  # the streaming step too, its state as explicit inputs and outputs
+        from mindaudio.streaming import step_signature, streaming_step
+        signature = step_signature(net)
+        ms.export(streaming_step(net), *signature, file_name=base + ".step", file_format="MINDIR")
+        meta["streaming_step"] = {
+            "file": os.path.basename(base) + ".step.mindir",
+            "inputs": ["feats [1, 1, F, 2m] float32", "position [1] int32", "total [1] int32", "conv1_cache",
+                       "conv2_cache", "h", "c", "look_cache"],
+            "outputs": ["log_probs [m, 1, C] float32", "conv1_cache", "conv2_cache", "h", "c", "look_cache"],
+            "state_shapes": [list(t.shape) for t in signature[3:]]}
     atomic_write_text(base + ".json", json.dumps(meta, indent=2) + "\n")
     return path
+
+
+def load_streaming_step(path, meta):
+    """The exported streaming step of ``path`` (a GraphCell with a dynamic chunk length) and its zero state."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import nn
+    info = meta["streaming_step"]
+    graph = nn.GraphCell(ms.load(os.path.join(os.path.dirname(path), info["file"])))
+    shapes = info["state_shapes"]
+    graph.set_inputs(ms.Tensor(shape=[1, 1, meta["num_features"], None], dtype=ms.float32),
+                     ms.Tensor(shape=[1], dtype=ms.int32), ms.Tensor(shape=[1], dtype=ms.int32),
+                     *[ms.Tensor(shape=s, dtype=ms.float32) for s in shapes])
+    return graph, [np.zeros(s, np.float32) for s in shapes]
 
 
 def load_mindir(path, num_features=None):

@@ -126,9 +126,11 @@ class Recognizer:
         self.labels = Labels.from_config(cfg.text)
         self.sample_rate = cfg.features.sample_rate
         n_fft, hop = frame_params(cfg.features)
-        self.frame_seconds = hop * Geometry(cfg.model, n_fft // 2 + 1).time_stride / self.sample_rate
+        self.geometry = Geometry(cfg.model, n_fft // 2 + 1)
+        self.frame_seconds = hop * self.geometry.time_stride / self.sample_rate
         self.chunk_seconds, self.search_seconds = chunk_seconds, search_seconds
         self._decoders = {}
+        self._step, self._state0 = None, None          # the streaming step (MindIR: loaded with its initial state)
 
     @classmethod
     def from_checkpoint(cls, path, config=None, overrides=(), **kwargs):
@@ -153,7 +155,11 @@ class Recognizer:
         cfg = config_from_dict({k: meta[k] for k in ("features", "text", "model")},
                                [f"train.device_target={meta.get('device_target', 'CPU')}", *overrides], sidecar)
         set_device(cfg.train.device_target)
-        return cls(cfg, load_mindir(path, meta["num_features"]), path, **kwargs)
+        recognizer = cls(cfg, load_mindir(path, meta["num_features"]), path, **kwargs)
+        if "streaming_step" in meta:
+            from mindaudio.export import load_streaming_step
+            recognizer._step, recognizer._state0 = load_streaming_step(path, meta)
+        return recognizer
 
     def decoder(self, name=None, **settings):
         """The decoder ``name`` (greedy | beam; default ``eval.decoder``) with ``eval`` settings overridden by
@@ -200,13 +206,28 @@ class Recognizer:
         """Samples at the model's rate → :class:`Transcript`."""
         if len(audio) == 0:
             raise AudioError("the audio holds no samples")
+        return self.transcript_of(self.log_probs(audio), len(audio), decoder, hotwords, hotword_weight, **settings)
+
+    def transcript_of(self, log_probs, num_samples, decoder=None, hotwords=None, hotword_weight=10.0, **settings):
+        """Log-probs [T', C] of ``num_samples`` samples → :class:`Transcript` (words with times and confidence)."""
         from mindaudio.decoding import word_confidence
         dec = self.decoder(decoder, **settings)
-        lp = self.log_probs(audio)
-        text, spans = dec.decode_words(lp, hotwords=hotwords, hotword_weight=hotword_weight)
+        text, spans = dec.decode_words(log_probs, hotwords=hotwords, hotword_weight=hotword_weight)
         words = [Word(w, round(a * self.frame_seconds, 3), round(b * self.frame_seconds, 3),
-                      round(word_confidence(lp, a, b), 4)) for w, a, b in spans]
-        return Transcript(text, words, round(len(audio) / self.sample_rate, 3), dec.name)
+                      round(word_confidence(log_probs, a, b), 4)) for w, a, b in spans]
+        return Transcript(text, words, round(num_samples / self.sample_rate, 3), dec.name)
+
+    @property
+    def streaming(self):
+        return bool(getattr(self.network, "streaming", False) or self._step is not None)
+
+    def stream(self):
+        """A new :class:`~mindaudio.streaming.Stream` (unidirectional models only)."""
+        from mindaudio.streaming import Stream, initial_state, streaming_step
+        if self._step is None:
+            self._step = streaming_step(self.network)
+        return Stream(self, self._step, initial_state(self.network) if self._state0 is None else
+                      [s.copy() for s in self._state0])
 
     def transcribe(self, inputs, decoder=None, hotwords=None, hotword_weight=10.0, **settings):
         """One input or a list → one :class:`Transcript` or a list of them. ``decoder``: greedy | beam;

@@ -8,7 +8,10 @@ Endpoints:
   POST /transcribe    multipart upload (field ``audio``) of any common format, rate and channel count →
                       {"text", "words": [{"word", "start", "end", "confidence"}], "duration", "decoder"};
                       optional query ``decoder=greedy|beam``
-  GET  /              the web page (drop or choose a file, or record from the microphone)
+  WS   /stream        streaming models only: binary messages of 16 kHz mono PCM16 (little-endian) in, JSON
+                      {"text", "final": false} partials out after each message; the text message {"end": true}
+                      ends the audio and gets the final {"text", "words", "duration", "decoder", "final": true}
+  GET  /              the web page (drop or choose a file, or record from the microphone; live with /stream)
 
 Safe by default: it listens on 127.0.0.1 unless ``--host`` says otherwise. With ``--token`` (or the
 MINDAUDIO_SERVE_TOKEN environment variable) every endpoint but /health needs ``Authorization: Bearer <token>``;
@@ -42,7 +45,8 @@ class Limits:
 def create_app(recognizer, token=None, limits=None, decoders=("greedy",)):
     """The ASGI application serving ``recognizer``. ``decoders``: the decoder names a request may ask for (the
     first is the default)."""
-    from fastapi import FastAPI, HTTPException, Request, UploadFile
+    import numpy as np
+    from fastapi import FastAPI, HTTPException, Request, UploadFile, WebSocket, WebSocketDisconnect
     from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
     from mindaudio.data.features import AudioError
     from mindaudio.recognizer import decode_audio_bytes
@@ -59,6 +63,14 @@ def create_app(recognizer, token=None, limits=None, decoders=("greedy",)):
         header = request.headers.get("authorization", "")
         given = header[7:] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
         return hmac.compare_digest(given.encode(), token.encode())
+
+    async def run(fn, *args):
+        """On the single inference thread (requests and streams queue for it)."""
+        app.state.queued += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(app.state.executor, fn, *args)
+        finally:
+            app.state.queued -= 1
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
@@ -103,17 +115,54 @@ def create_app(recognizer, token=None, limits=None, decoders=("greedy",)):
         def work():
             samples = decode_audio_bytes(data, recognizer.sample_rate, limits.max_seconds)
             return recognizer.transcribe_audio(samples, decoder=name)
-        app.state.queued += 1
         start = time.time()
         try:
-            result = await asyncio.get_running_loop().run_in_executor(app.state.executor, work)
+            result = await run(work)
         except AudioError as e:
             status = 413 if "longer than the limit" in str(e) else 415
             raise HTTPException(status, str(e)) from None
-        finally:
-            app.state.queued -= 1
         log.info("transcribed %.1f s of audio in %.2f s (%s)", result.duration, time.time() - start, name)
         return result.to_dict()
+
+    @app.websocket("/stream")
+    async def stream(ws: WebSocket):
+        await ws.accept()
+        if not authorised(ws) and not (token and hmac.compare_digest(ws.query_params.get("token", "").encode(),
+                                                                    token.encode())):
+            await ws.send_json({"error": "missing or wrong bearer token"})
+            await ws.close(code=1008)
+            return
+        if not recognizer.streaming:
+            await ws.send_json({"error": "this model is bidirectional: it needs the whole utterance. Serve a "
+                                         "streaming model (model.bidirectional: false) for /stream"})
+            await ws.close(code=1003)
+            return
+        session, received = await run(recognizer.stream), 0
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("bytes") is not None:
+                    data = message["bytes"]
+                    received += len(data) // 2
+                    if len(data) % 2 or received > limits.max_seconds * recognizer.sample_rate:
+                        await ws.send_json({"error": "odd byte count (PCM16 expected)" if len(data) % 2 else
+                                            f"stream longer than the limit of {limits.max_seconds:g} s"})
+                        await ws.close(code=1009)
+                        return
+                    samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+                    await ws.send_json({"text": await run(session.accept, samples), "final": False})
+                elif message.get("text") is not None:
+                    result = await run(session.finish)
+                    await ws.send_json({**result.to_dict(), "final": True})
+                    await ws.close()
+                    return
+        except WebSocketDisconnect:
+            return
+        except AudioError as e:
+            await ws.send_json({"error": str(e)})
+            await ws.close(code=1003)
 
     return app
 

@@ -3,6 +3,7 @@
     mindaudio-transcribe --checkpoint runs/demo FILE.wav [FILE.flac ...]
     mindaudio-transcribe --checkpoint best.ckpt -o eval.decoder=beam -o eval.lm_path=lm.arpa --json a.flac
     python -m mindaudio.transcribe --mindir model.mindir talk.wav
+    mindaudio-transcribe --checkpoint runs/demo_streaming --stream talk.wav     # partials as the file is read
 
 Prints ``<file>\\t<text>`` per file; ``--text-only``: the text alone, one line per file (an empty line for a file
 that cannot be read, so that lines match the inputs); ``--json``: one JSON object per file with the text, the
@@ -10,6 +11,9 @@ words with their start and end times (seconds) and confidence, the duration and 
 reads (wav, flac, ogg/opus, mp3...), any sample rate (resampled), any channels (mixed down). Long recordings are
 cut in pauses into chunks of at most ``--chunk-seconds`` (see mindaudio/recognizer.py). A file that cannot be read
 is reported on stderr and the others are still transcribed.
+
+``--stream`` (streaming models): the file is read and fed ``--chunk-ms`` at a time, each new partial transcript is
+printed as it comes (on a terminal, over the same line), then the final one as above.
 
 Exit status: 0 all transcribed; 1 error (none transcribed); 2 bad arguments or config; 3 some files failed.
 """
@@ -39,6 +43,21 @@ def build_recognizer(args):
         fail(e)
 
 
+def stream_file(recognizer, path, chunk_ms):
+    """Feed ``path`` to a stream ``chunk_ms`` at a time, printing each new partial to stderr."""
+    audio = recognizer.load(path)
+    step = max(1, int(chunk_ms * recognizer.sample_rate / 1000))
+    stream, last, tty = recognizer.stream(), None, sys.stderr.isatty()
+    for start in range(0, len(audio), step):
+        partial = stream.accept(audio[start:start + step])
+        if partial != last:
+            print(("\r\033[K" if tty else "") + f"... {partial}", end="" if tty else "\n", file=sys.stderr, flush=True)
+            last = partial
+    if tty:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    return stream.finish()
+
+
 def add_model_args(parser):
     add_config_args(parser)
     parser.add_argument("--checkpoint", help="checkpoint file, or a run directory (uses its best)")
@@ -60,6 +79,8 @@ def main(argv=None):
     out.add_argument("--json", action="store_true", help="one JSON object per file, with word times")
     parser.add_argument("--hotwords", nargs="+", default=None, help="words to favour (beam decoder)")
     parser.add_argument("--hotword-weight", type=float, default=10.0)
+    parser.add_argument("--stream", action="store_true", help="feed the file chunk by chunk, printing partials")
+    parser.add_argument("--chunk-ms", type=float, default=160.0, help="chunk size for --stream (default 160 ms)")
     args = parser.parse_args(argv)
     if args.chunk_seconds <= 0 or args.search_seconds < 0:
         fail("--chunk-seconds must be > 0 and --search-seconds ≥ 0", EXIT_CONFIG)
@@ -67,9 +88,14 @@ def main(argv=None):
     from mindaudio.data.features import AudioError
     recognizer = build_recognizer(args)
     failed = 0
+    if args.stream and not recognizer.streaming:
+        fail("--stream needs a streaming model (model.bidirectional: false)", EXIT_CONFIG)
     for path in args.files:
         try:
-            result = recognizer.transcribe(path, hotwords=args.hotwords, hotword_weight=args.hotword_weight)
+            if args.stream:
+                result = stream_file(recognizer, path, args.chunk_ms)
+            else:
+                result = recognizer.transcribe(path, hotwords=args.hotwords, hotword_weight=args.hotword_weight)
         except AudioError as e:
             failed += 1
             print(f"error: {e}", file=sys.stderr, flush=True)

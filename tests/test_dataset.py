@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -160,3 +161,24 @@ def test_unreadable_audio_is_left_out_loudly(tmp_path, caplog):
     assert "utterance b left out" in caplog.text
     x, xl, y, yl = BatchSource(utts, [np.array([1])], cfg)[0]      # nothing readable: a batch every rank skips
     assert np.isnan(x).all() and xl.tolist() == [x.shape[-1]] and "no readable audio among ['b']" in caplog.text
+
+
+def test_file_headers_are_checked_before_training(tmp_path, caplog):
+    """A duration that lies is corrected from the file (then filtered by its real length), a missing file and one at
+    another sample rate are dropped and counted: nothing untrusted reaches a batch."""
+    cfg = Config()
+    cfg.data.max_duration = 2.0
+    manifest = _write_corpus(tmp_path, [("ok", 1.0, "FINE"), ("liar", 3.0, "SAYS ONE SECOND"), ("gone", 1.0, "X"),
+                                        ("rate", 1.0, "EIGHT KILOHERTZ")])
+    entries = read_manifest(manifest)
+    entries[1]["duration"] = 1.0                                   # a 3 s file labelled 1 s
+    os.remove(entries[2]["audio_filepath"])
+    soundfile.write(entries[3]["audio_filepath"], np.zeros(8000, np.float32), 8000)
+    write_manifest(manifest, entries)
+    utts, counts = load_utterances(manifest, cfg, Labels.from_config(cfg.text))
+    assert [u.id for u in utts] == ["ok"]
+    assert counts == {"total": 4, "kept": 1, "duration_corrected": 1, "too_long": 1, "unreadable_audio": 1,
+                      "wrong_sample_rate": 1}
+    assert "manifest says 1 s, the file holds 3.00 s" in caplog.text and "8000 Hz, expected 16000" in caplog.text
+    val, _ = load_utterances(manifest, cfg, Labels.from_config(cfg.text), purpose="validate")
+    assert [(u.id, round(u.duration, 2)) for u in val] == [("ok", 1.0), ("liar", 3.0)]   # no duration filter there

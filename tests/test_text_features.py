@@ -39,7 +39,7 @@ def test_blank_elsewhere():
 
 def test_spectrogram_matches_librosa():
     import librosa
-    cfg = FeatureConfig(normalize=False)
+    cfg = FeatureConfig(normalize="none")
     audio = np.random.default_rng(0).standard_normal(16000 + 123).astype(np.float32) * 0.1
     ours = spectrogram(audio, cfg)
     stft = librosa.stft(audio.astype(np.float64), n_fft=320, hop_length=160, win_length=320, window="hamming",

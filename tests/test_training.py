@@ -138,10 +138,17 @@ def _final_weights(run_dir):
     return {k: v.asnumpy() for k, v in params.items()}, meta
 
 
-def test_sigkill_then_resume_equals_uninterrupted_run(demo_data, tmp_path):
+@pytest.fixture(scope="module")
+def uninterrupted(demo_data, tmp_path_factory):
+    """The reference run: 2 epochs of 12 steps, validated at steps 12 and 24."""
+    full = tmp_path_factory.mktemp("full")
+    subprocess.run(_train_cmd(demo_data, full), check=True, capture_output=True)
+    return full
+
+
+def test_sigkill_then_resume_equals_uninterrupted_run(demo_data, uninterrupted, tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    full = tmp_path / "full"
-    subprocess.run(_train_cmd(demo_data, full), check=True, capture_output=True, env=env)
+    full = uninterrupted
     records = [json.loads(line) for line in open(full / "metrics.jsonl")]
     train_records = [r for r in records if "loss" in r]
     val_records = [r for r in records if "val_wer" in r]
@@ -177,6 +184,28 @@ def test_sigkill_then_resume_equals_uninterrupted_run(demo_data, tmp_path):
         np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-6, err_msg=name)
     resumed = [json.loads(line) for line in open(killed / "metrics.jsonl")]
     assert [r["step"] for r in resumed if "loss" in r] == [r["step"] for r in train_records]
+
+
+def test_a_validation_killed_before_it_ran_is_run_on_resume(demo_data, uninterrupted, tmp_path):
+    """SIGKILL right after the checkpoint that ends epoch 1, before its validation: the resumed run validates that
+    checkpoint first, so metrics.jsonl and best.ckpt are those of the uninterrupted run."""
+    run = tmp_path / "run"
+    proc = subprocess.run(_train_cmd(demo_data, run), capture_output=True,
+                          env=dict(os.environ, MINDAUDIO_TEST_KILL_BEFORE_VALIDATION="1"))
+    assert proc.returncode == -signal.SIGKILL
+    assert (run / "checkpoints" / "step_000000012.ckpt").exists()
+    assert not any("val_wer" in json.loads(line) for line in open(run / "metrics.jsonl"))
+    resumed = subprocess.run(_train_cmd(demo_data, run, "-o", "train.resume=auto", "-o", "train.epochs=1"),
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "ended epoch 0 before its validation: validating now" in resumed.stderr
+    got = [json.loads(line) for line in open(run / "metrics.jsonl")]
+    want = [json.loads(line) for line in open(uninterrupted / "metrics.jsonl")]
+    strip = ("train_s", "step_time", "utterances_per_s", "audio_s_per_s")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in got] == \
+        [{k: v for k, v in r.items() if k not in strip} for r in want if r["step"] <= 12]
+    best, meta = checkpoint.load(str(run / "checkpoints" / "best.ckpt"))
+    assert meta["global_step"] == 12
 
 
 def test_fresh_run_refuses_a_run_directory_with_checkpoints(tmp_path):

@@ -6,6 +6,7 @@ function of (lengths, batch size, frame budget, world size, seed, epoch), so eve
 talking to the others, and a resumed run can skip exactly the batches it has already trained on.
 """
 import collections
+import concurrent.futures
 import dataclasses
 import logging
 
@@ -39,18 +40,50 @@ int32; T is the longest utterance's frames rounded up to a multiple of ``frame_m
 PURPOSES = ("train", "validate", "eval")
 
 
+def audio_headers(paths, workers=8):
+    """(sample rate, frames) read from each file's header, or the error message: cheap (no decoding)."""
+    import soundfile
+
+    def info(path):
+        try:
+            header = soundfile.info(path)
+            return header.samplerate, header.frames
+        except Exception as e:  # noqa: BLE001 - libsndfile raises several types
+            return " ".join(str(e).split())[:200]
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(info, paths))
+
+
 def load_utterances(manifest_path, cfg, labels, purpose="train"):
     """Read a manifest and keep the utterances ``purpose`` can use; every dropped utterance is counted by reason and
-    the counts are logged. Returns (utterances, counts)."""
+    the counts are logged. Returns (utterances, counts).
+
+    For training and validation each file's header is read: a missing or unreadable file, or one not at
+    ``features.sample_rate``, is dropped and counted; a ``duration`` that disagrees with the file (by more than
+    0.1 s and 5 %) is replaced by the real one and counted, so that filters and batches see the real length."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
     entries = read_manifest(manifest_path)
     geometry = Geometry(cfg.model, num_bins(cfg.features))
     counts = collections.Counter(total=len(entries))
     unknown = collections.Counter()
-    kept = []
-    for e in entries:
+    headers = audio_headers([e["audio_filepath"] for e in entries]) if purpose != "eval" else [None] * len(entries)
+    kept, examples = [], {}
+    for e, header in zip(entries, headers):
         duration = float(e["duration"])
+        if isinstance(header, str) or (header and header[0] != cfg.features.sample_rate):
+            reason = "unreadable_audio" if isinstance(header, str) else "wrong_sample_rate"
+            counts[reason] += 1
+            examples.setdefault(reason, f"{e['audio_filepath']}: " + (header if isinstance(header, str) else
+                                f"{header[0]} Hz, expected {cfg.features.sample_rate} (run the preparation script)"))
+            continue
+        if header:
+            real = header[1] / header[0]
+            if abs(real - duration) > max(0.1, 0.05 * real):
+                counts["duration_corrected"] += 1
+                examples.setdefault("duration_corrected", f"{e['id']}: manifest says {duration:g} s, the file "
+                                    f"holds {real:.2f} s")
+            duration = real
         text = labels.normalize(e["text"])
         bad = labels.unknown_chars(text)
         frames = num_frames(int(round(duration * cfg.features.sample_rate)), cfg.features)
@@ -75,9 +108,14 @@ def load_utterances(manifest_path, cfg, labels, purpose="train"):
             continue
         kept.append(Utterance(str(e["id"]), e["audio_filepath"], duration, text, frames, tokens))
     counts["kept"] = len(kept)
-    dropped = {k: v for k, v in counts.items() if k not in ("total", "kept") and v}
+    dropped = {k: v for k, v in counts.items() if k not in ("total", "kept", "duration_corrected") and v}
     log.info("%s: %d of %d utterances kept for %s (%.2f h)%s", manifest_path, len(kept), len(entries), purpose,
              sum(u.duration for u in kept) / 3600, f"; dropped {dropped}" if dropped else "")
+    for reason, example in examples.items():
+        n = counts[reason]
+        log.warning("%s: %d utterance(s) %s, e.g. %s", manifest_path, n,
+                    "with a wrong duration, corrected from the file" if reason == "duration_corrected"
+                    else f"dropped ({reason.replace('_', ' ')})", example)
     if unknown:
         log.warning("%s: characters outside the label set (utterances dropped): %s", manifest_path, dict(unknown))
     return kept, dict(counts)

@@ -10,12 +10,14 @@ def forward_flops_by_part(model_cfg, batch, frames, num_features=161, num_classe
     g = Geometry(model_cfg, num_features)
     conv, t = 0, frames
     for spec, freq in zip(g.specs, g.freq_sizes):
-        t = conv_out_size(t, spec.kernel[1], spec.stride[1], spec.padding[1])
+        t = conv_out_size(t, spec.kernel[1], spec.stride[1], spec.time_padding)
         conv += 2 * batch * spec.out_channels * freq * t * (spec.in_channels * spec.kernel[0] * spec.kernel[1])
-    h = model_cfg.rnn_hidden
+    h, directions = model_cfg.rnn_hidden, 2 if model_cfg.bidirectional else 1
     sizes = [g.rnn_input_size] + [h] * (model_cfg.rnn_layers - 1)
-    rnn = sum(2 * 2 * batch * t * 4 * h * (i + h) for i in sizes)      # 2 directions × 2 FLOPs × gates
+    rnn = sum(directions * 2 * batch * t * 4 * h * (i + h) for i in sizes)      # 2 FLOPs × 4 gates
     fc = 2 * batch * t * h * num_classes
+    if not model_cfg.bidirectional and model_cfg.lookahead:
+        fc += 2 * batch * t * h * (model_cfg.lookahead + 1)                     # the lookahead convolution
     return {"conv": conv, "rnn": rnn, "fc": fc}
 
 
@@ -35,10 +37,11 @@ def parameter_count(model_cfg, num_features=161, num_classes=29):
     projection."""
     g = Geometry(model_cfg, num_features)
     conv = sum(s.out_channels * s.in_channels * s.kernel[0] * s.kernel[1] + 2 * s.out_channels for s in g.specs)
-    h = model_cfg.rnn_hidden
+    h, directions = model_cfg.rnn_hidden, 2 if model_cfg.bidirectional else 1
     sizes = [g.rnn_input_size] + [h] * (model_cfg.rnn_layers - 1)
-    rnn = sum(2 * (4 * h * (i + h) + 2 * 4 * h) for i in sizes)
-    return conv + rnn + h * num_classes + num_classes
+    rnn = sum(directions * (4 * h * (i + h) + 2 * 4 * h) for i in sizes)
+    lookahead = 0 if model_cfg.bidirectional else (model_cfg.lookahead + 1) * h if model_cfg.lookahead else 0
+    return conv + rnn + lookahead + h * num_classes + num_classes
 
 
 def memory_estimate(model_cfg, batch, frames, fp16=True, chars_per_frame=0.15, num_features=161, num_classes=29):
@@ -70,14 +73,15 @@ def memory_estimate(model_cfg, batch, frames, fp16=True, chars_per_frame=0.15, n
     conv = batch * num_features * frames * a
     t = frames
     for spec, freq in zip(g.specs, g.freq_sizes):
-        t = conv_out_size(t, spec.kernel[1], spec.stride[1], spec.padding[1])
+        t = conv_out_size(t, spec.kernel[1], spec.stride[1], spec.time_padding)
         conv += batch * spec.out_channels * freq * t * 3 * 4
     conv += batch * g.specs[0].out_channels * g.freq_sizes[0] * t * a          # second block's input cast
     sizes = [g.rnn_input_size] + [h] * (model_cfg.rnn_layers - 1)
-    lstm = sum(tiles * t_out * 2 * 8 * h * a + batch * t_out * (2 * d + 3 * h) * a for d in sizes)
+    directions = 2 if model_cfg.bidirectional else 1
+    lstm = sum(tiles * t_out * directions * 8 * h * a + batch * t_out * (directions * d + 3 * h) * a for d in sizes)
     targets = int(chars_per_frame * frames)
     head = batch * t_out * (num_classes * (a + 8) + 2 * (2 * targets + 1) * 4)
-    workspace = batch * t_out * 2 * (4 * h + max(sizes) + h) * 4
+    workspace = batch * t_out * directions * (4 * h + max(sizes) + h) * 4
     return {"weights": 4 * p + (2 * p if fp16 else 0), "gradients": 8 * p, "optimizer": 8 * p,
             "conv_activations": conv, "lstm_activations": lstm, "head_activations": head,
             "backward_workspace": workspace}

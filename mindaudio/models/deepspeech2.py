@@ -1,10 +1,13 @@
-"""DeepSpeech2: two 2-D convolutions, bidirectional LSTMs with summed directions, a linear projection.
+"""DeepSpeech2: two 2-D convolutions, bidirectional LSTMs with summed directions, a linear projection; or, with
+``model.bidirectional: false``, the streaming variant: causal convolutions, forward LSTMs and a lookahead
+convolution over ``model.lookahead`` future frames (its only look into the future), the same projection.
 
 Padding never changes results: convolution outputs are zeroed beyond each utterance's length (so the next
 convolution sees the same zeros an utterance alone would see), and the reverse LSTM direction runs on each
 sequence reversed within its own length (a gather, ``layers.ReverseWithinLengths``), which keeps the fused
 LSTM kernels (``nn.LSTM`` without ``seq_length``) and is exact on the valid frames.
 """
+import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
@@ -25,8 +28,9 @@ class ConvBlock(nn.Cell):
 
     def __init__(self, spec, relu_clip, fast_cpu):
         super().__init__()
-        self.time_kernel, self.time_stride, self.time_padding = spec.kernel[1], spec.stride[1], spec.padding[1]
+        self.time_kernel, self.time_stride, self.time_padding = spec.kernel[1], spec.stride[1], spec.time_padding
         self.conv = Conv2d(spec.in_channels, spec.out_channels, spec.kernel, spec.stride, spec.padding, fast_cpu)
+        self.spec = spec
         self.bn = nn.BatchNorm2d(spec.out_channels, momentum=0.9)
         self.relu_clip = relu_clip
 
@@ -52,6 +56,42 @@ class BiLSTM(nn.Cell):
         return (forward + self.reverse(backward, lengths)) * mask.astype(forward.dtype)
 
 
+class ForwardLSTM(nn.Cell):
+    """One forward LSTM layer (the streaming model). x: [T, B, D] → [T, B, H], zero beyond each length."""
+
+    def __init__(self, input_size, hidden):
+        super().__init__()
+        self.fwd = nn.LSTM(input_size, hidden, num_layers=1, has_bias=True, batch_first=False)
+
+    def construct(self, x, lengths, mask):
+        forward, _ = self.fwd(x)
+        return forward * mask.astype(forward.dtype)
+
+
+class Lookahead(nn.Cell):
+    """deepspeech.pytorch's lookahead convolution, then the clipped ReLU: y[t] = min(max(Σ_k w[k] ⊙ x[t + k], 0),
+    clip) for k = 0..context, each channel its own weights; x is zero beyond each length. x: [T, B, H] → [T, B, H]."""
+
+    def __init__(self, context, hidden, relu_clip):
+        super().__init__()
+        self.context, self.relu_clip = context, relu_clip
+        bound = 1.0 / (context + 1) ** 0.5
+        self.weight = ms.Parameter(ms.Tensor(np.random.default_rng(0).uniform(-bound, bound, (context + 1, hidden))
+                                             .astype(np.float32)), name="weight")
+
+    def window_sum(self, padded, frames):
+        """padded [frames + context, B, H] → [frames, B, H]: Σ_k w[k] ⊙ padded[k : k + frames]."""
+        out = padded[0:frames] * self.weight[0]
+        for k in range(1, self.context + 1):
+            out = out + padded[k:k + frames] * self.weight[k]
+        return out
+
+    def construct(self, x, mask):
+        x = x * mask.astype(x.dtype)
+        padded = ops.concat((x, ops.zeros((self.context, x.shape[1], x.shape[2]), x.dtype)), axis=0)
+        return ops.clamp(self.window_sum(padded, x.shape[0]), 0.0, self.relu_clip)
+
+
 class DeepSpeech2(nn.Cell):
     """feats: [B, 1, F, T] float32, lengths: [B] int32 → (log_probs [T', B, C] float32, out_lengths [B] int32),
     T' = ``geometry.output_frames(T)`` = ⌊(T − 1) / 2⌋ + 1. Sizes come from ``ModelConfig``; F = ``num_features``."""
@@ -64,7 +104,11 @@ class DeepSpeech2(nn.Cell):
         self.conv1 = ConvBlock(spec1, model_cfg.relu_clip, fast_cpu)
         self.conv2 = ConvBlock(spec2, model_cfg.relu_clip, fast_cpu)
         sizes = [self.geometry.rnn_input_size] + [model_cfg.rnn_hidden] * model_cfg.rnn_layers
-        self.rnns = nn.CellList([BiLSTM(sizes[i], model_cfg.rnn_hidden) for i in range(model_cfg.rnn_layers)])
+        layer = BiLSTM if model_cfg.bidirectional else ForwardLSTM
+        self.rnns = nn.CellList([layer(sizes[i], model_cfg.rnn_hidden) for i in range(model_cfg.rnn_layers)])
+        self.streaming = not model_cfg.bidirectional
+        self.lookahead = Lookahead(model_cfg.lookahead, model_cfg.rnn_hidden, model_cfg.relu_clip) \
+            if self.streaming and model_cfg.lookahead else None
         self.fc = nn.Dense(model_cfg.rnn_hidden, num_classes)
 
     def input_signature(self):
@@ -80,6 +124,8 @@ class DeepSpeech2(nn.Cell):
         mask = length_mask(lengths, x[:, :, 0].transpose(1, 0)).transpose(1, 0).expand_dims(-1)  # [T', B, 1]
         for rnn in self.rnns:
             x = rnn(x, lengths, mask)
+        if self.lookahead is not None:
+            x = self.lookahead(x, mask)
         logits = self.fc(x).astype(ms.float32)                   # fp32 for log-softmax and CTC under AMP
         return ops.log_softmax(logits, axis=-1), lengths
 
@@ -114,7 +160,7 @@ def build_model(cfg):
     net = DeepSpeech2(cfg.model, num_bins(cfg.features), len(cfg.text.alphabet) + 1,
                       fast_cpu=cfg.train.device_target == "CPU")
     if cfg.train.device_target == "Ascend" and cfg.train.mixed_precision:
-        for cell in (net.conv1.conv, net.conv2.conv, net.rnns, net.fc):
+        for cell in (net.conv1.conv, net.conv2.conv, net.rnns, net.fc) + ((net.lookahead,) if net.lookahead else ()):
             cell.to_float(ms.float16)
         for cell in (net.conv1.bn, net.conv2.bn):
             cell.to_float(ms.float32)        # casts its fp16 input up: statistics and output in fp32

@@ -8,25 +8,33 @@ import dataclasses
 
 
 def conv_out_size(n, kernel, stride, padding):
-    """Positions a convolution produces from ``n`` (an int, a NumPy array or a MindSpore tensor)."""
-    return (n + 2 * padding - kernel) // stride + 1
+    """Positions a convolution produces from ``n`` (an int, a NumPy array or a MindSpore tensor), ``padding`` being
+    the total added to both ends."""
+    return (n + padding - kernel) // stride + 1
 
 
 @dataclasses.dataclass(frozen=True)
 class ConvSpec:
-    """One 2-D convolution over [C, F, T]: sizes as (frequency, time) pairs."""
+    """One 2-D convolution over [C, F, T]: kernel and stride as (frequency, time); padding as (frequency on each side,
+    time before, time after)."""
     in_channels: int
     out_channels: int
     kernel: tuple
     stride: tuple
     padding: tuple
 
+    @property
+    def time_padding(self):
+        return self.padding[1] + self.padding[2]
+
 
 def conv_specs(model_cfg):
-    """DeepSpeech2's two convolutions: strides (2, 2) then (2, 1), 'same'-style padding of half the kernel."""
-    c, kernel = model_cfg.conv_channels, tuple(model_cfg.conv_kernel)
-    padding = (kernel[0] // 2, kernel[1] // 2)
-    return [ConvSpec(1, c, kernel, (2, 2), padding), ConvSpec(c, c, kernel, (2, 1), padding)]
+    """DeepSpeech2's two convolutions: strides (2, 2) then (2, 1); frequency padded by half the kernel on each side;
+    time likewise ('same'), or, for the streaming (unidirectional) model, only before (causal: no look into the
+    future, an output frame depends on the current and past frames only)."""
+    c, (k_f, k_t) = model_cfg.conv_channels, tuple(model_cfg.conv_kernel)
+    padding = (k_f // 2, k_t // 2, k_t // 2) if model_cfg.bidirectional else (k_f // 2, k_t - 1, 0)
+    return [ConvSpec(1, c, (k_f, k_t), (2, 2), padding), ConvSpec(c, c, (k_f, k_t), (2, 1), padding)]
 
 
 class Geometry:
@@ -38,14 +46,14 @@ class Geometry:
         freq = num_features
         self.freq_sizes = []                  # frequency bins after each convolution
         for s in self.specs:
-            freq = conv_out_size(freq, s.kernel[0], s.stride[0], s.padding[0])
+            freq = conv_out_size(freq, s.kernel[0], s.stride[0], 2 * s.padding[0])
             self.freq_sizes.append(freq)
         self.rnn_input_size = self.specs[-1].out_channels * freq
 
     def output_frames(self, frames):
         """Network output frames for ``frames`` input frames (int or NumPy array): T → ⌊(T − 1) / 2⌋ + 1."""
         for s in self.specs:
-            frames = conv_out_size(frames, s.kernel[1], s.stride[1], s.padding[1])
+            frames = conv_out_size(frames, s.kernel[1], s.stride[1], s.time_padding)
         return frames
 
     @property

@@ -3,7 +3,8 @@
 ReverseWithinLengths: each sequence of a padded batch reversed within its own length, as a gather (an AI-Core
 operator on Ascend, where ``ReverseSequence`` is AI-CPU only); its gradient is the same gather.
 
-Conv2d: a bias-free NCHW convolution with symmetric 'pad' padding that is fast on MindSpore's CPU backend
+Conv2d: a bias-free NCHW convolution with 'pad' padding (symmetric in frequency; in time symmetric, or causal for
+the streaming model) that is fast on MindSpore's CPU backend
 (MindSpore's CPU Conv2D is 40-150x slower than a matmul formulation for DeepSpeech2's 41x11 kernels) and uses the
 native Conv2D primitive elsewhere (Ascend).  The parameter is ``weight`` [C_out, C_in, kF, kT] in both cases, exactly
 like ``nn.Conv2d``, so checkpoints move between the two paths.
@@ -58,7 +59,7 @@ class ReverseWithinLengths(nn.Cell):
 
 
 class Conv2d(nn.Cell):
-    """Conv2d without bias, NCHW, 'pad' mode with symmetric padding (pad_f, pad_t).
+    """Conv2d without bias, NCHW, 'pad' mode with padding (pad_f, pad_t) or (pad_f, pad_t_left, pad_t_right).
 
     Same parameter name/shape as nn.Conv2d: ``self.weight`` [C_out, C_in, kF, kT] (default init HeUniform(sqrt(5)),
     nn.Conv2d's), so checkpoints move between CPU and Ascend.  x: [N, C_in, F, T] -> [N, C_out, F_out, T_out] with
@@ -85,19 +86,20 @@ class Conv2d(nn.Cell):
         self.out_channels = int(out_channels)
         self.kernel_size = _pair(kernel_size)
         self.stride = _pair(stride)
-        self.padding = _pair(padding)
+        padding = tuple(int(p) for p in padding) if not isinstance(padding, int) else (padding, padding)
+        self.padding = padding if len(padding) == 3 else (padding[0], padding[1], padding[1])
         self.fast_cpu = bool(fast_cpu)
         if weight_init is None:
             weight_init = HeUniform(math.sqrt(5))  # nn.Conv2d's default (= PyTorch's kaiming_uniform_(a=sqrt(5)))
         shape = [self.out_channels, self.in_channels, *self.kernel_size]
         self.weight = ms.Parameter(initializer(weight_init, shape, ms.float32), name="weight")
 
-        p_f, p_t = self.padding
+        p_f, p_left, p_right = self.padding
         # Primitive MatMul, not ops.matmul: the latter (MatMulExt) transposes its inputs explicitly in the backward
         # pass (~0.2 s per call at DS2 sizes); MatMul's bprop uses the transpose flags instead.
         self.matmul = ops.MatMul()
         self.conv2d = ops.Conv2D(out_channel=self.out_channels, kernel_size=self.kernel_size, mode=1,
-                                 pad_mode="pad", pad=(p_f, p_f, p_t, p_t), stride=self.stride)
+                                 pad_mode="pad", pad=(p_f, p_f, p_left, p_right), stride=self.stride)
 
     def extend_repr(self):
         return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, kernel_size={self.kernel_size}, "
@@ -106,8 +108,8 @@ class Conv2d(nn.Cell):
     def _out_sizes(self, f, t):
         k_f, k_t = self.kernel_size
         s_f, s_t = self.stride
-        p_f, p_t = self.padding
-        return (f + 2 * p_f - k_f) // s_f + 1, (t + 2 * p_t - k_t) // s_t + 1
+        p_f, p_left, p_right = self.padding
+        return (f + 2 * p_f - k_f) // s_f + 1, (t + p_left + p_right - k_t) // s_t + 1
 
     def _phase_split(self, x):
         """x [C, N, F, T] -> zero-padded stride phases, without any step>1 StridedSlice.
@@ -119,7 +121,7 @@ class Conv2d(nn.Cell):
         """
         k_f, k_t = self.kernel_size
         s_f, s_t = self.stride
-        p_f, p_t = self.padding
+        p_f, p_left, p_right = self.padding
         c, n, f, t = x.shape
         f_out, t_out = self._out_sizes(f, t)
         m_f = f_out - 1 + -(-k_f // s_f)          # rows per frequency phase
@@ -128,7 +130,7 @@ class Conv2d(nn.Cell):
         f_pad = f + 2 * p_f
         extra_f = max(rows - f_pad, 0)
         extra_t = s_t * -(-k_t // s_t) - k_t      # static bound on the missing columns (< s_t)
-        xp = ops.pad(x, (p_t, p_t + extra_t, p_f, p_f + extra_f))
+        xp = ops.pad(x, (p_left, p_right + extra_t, p_f, p_f + extra_f))
         if rows < f_pad + extra_f:
             xp = xp[:, :, :rows]
         if s_t > 1:

@@ -3,6 +3,9 @@ returns (nothing, in a normal run).
 
   MINDAUDIO_TEST_KILL_AT=RANK:STEP   rank RANK SIGKILLs itself right after finishing global step STEP, as an
                                      out-of-memory kill would.
+  MINDAUDIO_TEST_KILL_BEFORE_VALIDATION=N
+                                     rank 0 SIGKILLs itself after the checkpoint that ends epoch N (1-based),
+                                     before that epoch's validation.
   MINDAUDIO_TEST_DUMP_DIR=DIR        every rank saves its whole training state to DIR/rank<r>_{start,end}.npz.
 """
 import os
@@ -16,6 +19,16 @@ class KillAt:
 
     def after_step(self, rank, global_step, state):
         if (rank, global_step) == (self.rank, self.step):
+            sys.stderr.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class KillBeforeValidation:
+    def __init__(self, epochs_done):
+        self.epochs_done = int(epochs_done)
+
+    def before_validation(self, rank, epochs_done):
+        if rank == 0 and epochs_done == self.epochs_done:
             sys.stderr.flush()
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -40,6 +53,8 @@ def from_env():
     hooks = []
     if os.environ.get("MINDAUDIO_TEST_KILL_AT"):
         hooks.append(KillAt(os.environ["MINDAUDIO_TEST_KILL_AT"]))
+    if os.environ.get("MINDAUDIO_TEST_KILL_BEFORE_VALIDATION"):
+        hooks.append(KillBeforeValidation(os.environ["MINDAUDIO_TEST_KILL_BEFORE_VALIDATION"]))
     if os.environ.get("MINDAUDIO_TEST_DUMP_DIR"):
         hooks.append(DumpState(os.environ["MINDAUDIO_TEST_DUMP_DIR"]))
     return hooks

@@ -14,6 +14,7 @@ import numpy as np
 import mindspore as ms
 
 from mindaudio import checkpoint, distributed
+from mindaudio.cli import DataError
 from mindaudio.config import save_config, to_dict
 from mindaudio.data.dataset import BatchSource, epoch_plan, is_unreadable_batch, load_utterances, make_dataset
 from mindaudio.data.manifest import atomic_write_text
@@ -155,7 +156,13 @@ class Trainer:
         setup_logging(cfg.train.output_dir, self.rank)
         resolve_frame_budget(cfg, self.size)
         self.labels = Labels.from_config(cfg.text)
-        self.utts, _ = load_utterances(cfg.data.train_manifest, cfg, self.labels, purpose="train")
+        self.utts, counts = load_utterances(cfg.data.train_manifest, cfg, self.labels, purpose="train")
+        if len(self.utts) < self.size:
+            dropped = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if k not in ("total", "kept"))
+            raise DataError(f"{cfg.data.train_manifest}: {len(self.utts)} usable training utterance(s) of "
+                            f"{counts['total']} ({dropped or 'the manifest is empty'}); {self.size} rank(s) need at "
+                            "least one each. Check the manifest, data.min_duration / data.max_duration and the "
+                            "label set (text.alphabet); the log above names examples")
         self.val_utts = load_utterances(cfg.data.val_manifest, cfg, self.labels, purpose="validate")[0] \
             if cfg.data.val_manifest else []
         self.durations = [u.duration for u in self.utts]
@@ -320,6 +327,8 @@ class Trainer:
     def _end_epoch(self):
         """Checkpoint first (nothing of the epoch is lost if validation fails), then validation."""
         self._save(self.meta(self.epoch, 0))
+        for hook in self.hooks:
+            getattr(hook, "before_validation", lambda *a: None)(self.rank, self.epoch)
         if self.validation_due(self.epoch):
             self._validate(self.epoch)
 
