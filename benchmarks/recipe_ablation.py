@@ -22,41 +22,44 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(REPO, "examples", "demo", "demo.yaml")
 CORPUS = os.path.join(REPO, "examples", "demo_corpus")
 
-# name → overrides of demo.yaml (what each variant changes, and nothing else)
+# The demo recipe shipped before the ablation (the first screen's baseline, "base"): demo.yaml with these overrides.
+BEFORE = ["model.conv_kernel=[41,11]", "model.rnn_hidden=128", "train.batch_size=8", "train.lr=1e-3",
+          "train.warmup_steps=100", "train.schedule=cosine", "train.grad_clip=400.0", "data.sortagrad=true",
+          "augment.enabled=true", "augment.freq_masks=1", "augment.freq_width=15", "augment.time_masks=1",
+          "augment.time_width=10"]
+# the review's "plain" recipe on the old network: constant Adam 1e-3, no warm-up, no SpecAugment, no SortaGrad, clip 5
+PLAIN = BEFORE + ["train.schedule=constant", "train.warmup_steps=0", "augment.enabled=false", "data.sortagrad=false",
+                  "train.grad_clip=5.0"]
+
+# name → overrides of demo.yaml (later overrides win): what each variant changes, and nothing else
 VARIANTS = {
-    "base": [],
-    "warmup_0": ["train.warmup_steps=0"],
-    "warmup_500": ["train.warmup_steps=500"],
-    "constant_lr": ["train.schedule=constant"],
-    "exponential_0.93": ["train.schedule=exponential", "train.lr_decay=0.93"],
-    "lr_5e-4": ["train.lr=5e-4"],
-    "lr_2e-3": ["train.lr=2e-3"],
-    "no_specaug": ["augment.enabled=false"],
-    "specaug_from_epoch_2": ["augment.start_epoch=2"],
-    "specaug_strong": ["augment.freq_masks=2", "augment.time_masks=2", "augment.time_width=20"],
-    "clip_1": ["train.grad_clip=1.0"],
-    "clip_400": ["train.grad_clip=400.0"],
-    "no_sortagrad": ["data.sortagrad=false"],
-    "batch_16": ["train.batch_size=16"],
-    "batch_4": ["train.batch_size=4"],
-    "no_feature_norm": ["features.normalize=none"],
-    "running_norm": ["features.normalize=running"],
-    "conv_21x11": ["model.conv_kernel=[21,11]"],
-    "hidden_256": ["model.rnn_hidden=256"],
-    "plain_h256": ["train.schedule=constant", "train.lr=1e-3", "train.warmup_steps=0", "augment.enabled=false",
-                   "data.sortagrad=false", "train.grad_clip=5.0", "model.rnn_hidden=256"],
-    "plain_h256_k21": ["train.schedule=constant", "train.lr=1e-3", "train.warmup_steps=0", "augment.enabled=false",
-                       "data.sortagrad=false", "train.grad_clip=5.0", "model.rnn_hidden=256",
-                       "model.conv_kernel=[21,11]"],
-    "plain_h256_k21_b4": ["train.schedule=constant", "train.lr=1e-3", "train.warmup_steps=0", "augment.enabled=false",
-                          "data.sortagrad=false", "train.grad_clip=5.0", "model.rnn_hidden=256",
-                          "model.conv_kernel=[21,11]", "train.batch_size=4"],
-    "plain_h256_k21_sortagrad": ["train.schedule=constant", "train.lr=1e-3", "train.warmup_steps=0",
-                                 "augment.enabled=false", "train.grad_clip=5.0", "model.rnn_hidden=256",
-                                 "model.conv_kernel=[21,11]"],
-    # the review's "plain" recipe: constant Adam 1e-3, no warm-up, no SpecAugment, no SortaGrad, clip 5
-    "plain": ["train.schedule=constant", "train.lr=1e-3", "train.warmup_steps=0", "augment.enabled=false",
-              "data.sortagrad=false", "train.grad_clip=5.0"],
+    "demo": [],                                               # examples/demo/demo.yaml as shipped
+    "base": BEFORE,
+    "warmup_0": BEFORE + ["train.warmup_steps=0"],
+    "warmup_500": BEFORE + ["train.warmup_steps=500"],
+    "constant_lr": BEFORE + ["train.schedule=constant"],
+    "exponential_0.93": BEFORE + ["train.schedule=exponential", "train.lr_decay=0.93"],
+    "lr_5e-4": BEFORE + ["train.lr=5e-4"],
+    "lr_2e-3": BEFORE + ["train.lr=2e-3"],
+    "no_specaug": BEFORE + ["augment.enabled=false"],
+    "specaug_from_epoch_2": BEFORE + ["augment.start_epoch=2"],
+    "specaug_strong": BEFORE + ["augment.freq_masks=2", "augment.time_masks=2", "augment.time_width=20"],
+    "clip_1": BEFORE + ["train.grad_clip=1.0"],
+    "clip_5": BEFORE + ["train.grad_clip=5.0"],
+    "no_sortagrad": BEFORE + ["data.sortagrad=false"],
+    "batch_16": BEFORE + ["train.batch_size=16"],
+    "batch_4": BEFORE + ["train.batch_size=4"],
+    "no_feature_norm": BEFORE + ["features.normalize=none"],
+    "running_norm": BEFORE + ["features.normalize=running"],
+    "conv_21x11": BEFORE + ["model.conv_kernel=[21,11]"],
+    "hidden_256": BEFORE + ["model.rnn_hidden=256"],
+    "plain": PLAIN,
+    "plain_h256": PLAIN + ["model.rnn_hidden=256"],
+    "plain_h256_k21": PLAIN + ["model.rnn_hidden=256", "model.conv_kernel=[21,11]"],
+    "plain_h256_k21_sortagrad": PLAIN + ["model.rnn_hidden=256", "model.conv_kernel=[21,11]", "data.sortagrad=true"],
+    "plain_h256_k21_b4": PLAIN + ["model.rnn_hidden=256", "model.conv_kernel=[21,11]", "train.batch_size=4"],
+    "demo_specaug": ["augment.enabled=true"],
+    "demo_batch_2": ["train.batch_size=2"],
 }
 
 
@@ -100,7 +103,7 @@ def plot(results, path):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(9, 5.5))
     for r in results:
-        ax.plot(r["train_s"], r["val_cer"], marker="o", ms=3, lw=2.2 if r["variant"] == "base" else 1.2,
+        ax.plot(r["train_s"], r["val_cer"], marker="o", ms=3, lw=2.2 if r["variant"] in ("base", "demo") else 1.2,
                 label=f"{r['variant']} (test CER {r['test_cer']})")
     ax.axvline(300, color="grey", ls=":", lw=1)
     ax.set_xlabel("training time on this machine (s), validation excluded")
@@ -119,6 +122,7 @@ def main():
     p.add_argument("--epochs", type=int, default=0, help="train.epochs for every variant (default: demo.yaml's)")
     p.add_argument("--out", default=os.path.join(REPO, "runs", "ablation"))
     p.add_argument("--plot-only", action="store_true")
+    p.add_argument("--also", nargs="*", default=[], help="more ablation.jsonl files to draw (e.g. another --out's)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     table = os.path.join(args.out, "ablation.jsonl")
@@ -129,11 +133,12 @@ def main():
             print(json.dumps(result), flush=True)
             with open(table, "a") as f:
                 f.write(json.dumps(result) + "\n")
-    with open(table) as f:
-        latest = {}
-        for line in f:
-            r = json.loads(line)
-            latest[r["variant"]] = r
+    latest = {}
+    for path in args.also + [table]:
+        with open(path) as f:
+            for line in f:
+                r = json.loads(line)
+                latest[r["variant"]] = r
     plot(list(latest.values()), os.path.join(args.out, "ablation.png"))
     print(f"wrote {os.path.join(args.out, 'ablation.png')}")
 

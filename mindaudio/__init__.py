@@ -3,7 +3,15 @@
     from mindaudio import Recognizer          # see mindaudio/recognizer.py
 """
 
+import os as _os
+
 __version__ = "0.2.0"
+
+# MindSpore's log kept to errors (set before MindSpore is imported): its warnings about this project's graphs are known
+# and harmless ("side effect nodes were eliminated by mistake" for the CPU convolution, "'FusedSparseAdam' is
+# deprecated", the cluster's connection retries while ranks start). MINDAUDIO_VERBOSE=1, or the user's GLOG_v, keeps them.
+if not _os.environ.get("MINDAUDIO_VERBOSE"):
+    _os.environ.setdefault("GLOG_v", "3")
 __all__ = ["Recognizer", "Transcript", "Word"]
 
 

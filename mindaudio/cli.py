@@ -9,10 +9,7 @@ Exit statuses, kept by every entry point:
 130  interrupted (Ctrl-C)
 MINDAUDIO_TRACEBACK=1 prints the full traceback of an error as well (for a bug report).
 
-MindSpore's own log is kept to errors (GLOG_v=3): its warnings about this project's graphs are known and harmless
-("Some side effect nodes were eliminated by mistake" while compiling the CPU convolution, "'FusedSparseAdam' is
-deprecated", the cluster's connection retries while ranks start). MINDAUDIO_VERBOSE=1, or GLOG_v set by the user,
-brings them back.
+MindSpore's own log is kept to errors by ``import mindaudio`` (see mindaudio/__init__.py; MINDAUDIO_VERBOSE=1 keeps it).
 """
 import errno
 import functools
@@ -48,19 +45,12 @@ def _mindspore_cause(error):
     return " ".join(lines[:3])[:500] or text[:500]
 
 
-def quiet_mindspore():
-    """Keep MindSpore's log to errors unless asked otherwise (before MindSpore is imported)."""
-    if not os.environ.get("MINDAUDIO_VERBOSE"):
-        os.environ.setdefault("GLOG_v", "3")
-
-
 def guarded(main):
     """Wrap a command line's ``main``: user errors become one line on stderr and their exit status. (Imports nothing
     until an error happens: train.py must set up the launcher before MindSpore is imported.)"""
 
     @functools.wraps(main)
     def run(*args, **kwargs):
-        quiet_mindspore()
         try:
             return main(*args, **kwargs)
         except KeyboardInterrupt:

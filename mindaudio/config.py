@@ -100,7 +100,7 @@ class TrainConfig:
     schedule: str = choice("cosine", "exponential", "constant")   # cosine to lr·final_lr_ratio | lr_decay per epoch
     lr_decay: float = num(0.93, 0, 1, low_open=True)   # per epoch, exponential schedule only
     final_lr_ratio: float = num(0.01, 0, 1)    # the lowest lr, as a fraction of lr
-    grad_clip: float = num(400.0, 0, low_open=True)    # global gradient norm (of the per-character loss)
+    grad_clip: float = num(5.0, 0, low_open=True)      # global gradient norm (of the per-character loss)
     mixed_precision: bool = True               # fp16 on Ascend; CPU always runs fp32
     dynamic_shapes: bool = True                # one graph for every batch shape; false: one graph per padded shape
     loss_scale: float = num(1024.0, 1, 2.0 ** 24)      # initial dynamic loss scale

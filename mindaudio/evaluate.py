@@ -45,14 +45,18 @@ def utterance_log_probs(net, cfg, utts):
     return out, all_failures
 
 
-def decode_all(net, cfg, utts, decoder):
-    """→ (hypotheses, one per readable utterance (None where unreadable), failures {index: message})."""
+def decode_all(net, cfg, utts, decoder, name=""):
+    """→ (hypotheses, one per readable utterance (None where unreadable), failures {index: message}). A progress
+    bar on stderr when it is a terminal."""
+    from tqdm import tqdm
     hyps, all_failures = [None] * len(utts), {}
-    for indices, log_probs, out_lens, failures in network_outputs(net, cfg, utts):
-        all_failures.update(failures)
-        if indices:
-            for i, hyp in zip(indices, decoder.decode(log_probs, out_lens)):
-                hyps[i] = hyp
+    with tqdm(total=len(utts), desc=name, unit="utt", disable=None, file=sys.stderr, leave=False) as progress:
+        for indices, log_probs, out_lens, failures in network_outputs(net, cfg, utts):
+            all_failures.update(failures)
+            if indices:
+                for i, hyp in zip(indices, decoder.decode(log_probs, out_lens)):
+                    hyps[i] = hyp
+            progress.update(len(indices) + len(failures))
     return hyps, all_failures
 
 
@@ -112,7 +116,7 @@ def evaluate(cfg, checkpoint_path, manifests, output=None, out=sys.stdout):
         ids = [u.id for u in utts]
         if len(set(ids)) != len(ids):
             log.warning("%s: %d duplicate utterance id(s); each line is scored", manifest, len(ids) - len(set(ids)))
-        hyps, failures = decode_all(net, cfg, utts, decoder)
+        hyps, failures = decode_all(net, cfg, utts, decoder, name)
         manifest_rows, errors = score(utts, hyps, failures, name)
         rows += manifest_rows
         print(f"{name}: WER {errors.wer:.2f} CER {errors.cer:.2f} CER-nospace {errors.cer_nospace:.2f} "

@@ -78,7 +78,7 @@ def _step_cell_class():
                 cs.append(c_i)
             if self.context:
                 joined = ops.concat((look_cache, x), axis=0)                     # [lookahead + m, 1, H]
-                x = ops.clamp(self.net.lookahead.window_sum(joined, m), 0.0, self.net.lookahead.relu_clip)
+                x = self.net.lookahead.window_sum(joined, m)
                 look_cache = joined[m:]
             logits = self.net.fc(x).astype(ms.float32)
             return (ops.log_softmax(logits, axis=-1), conv1_cache, conv2_cache, ops.concat(hs, 0), ops.concat(cs, 0),

@@ -9,9 +9,10 @@ from mindaudio.models.layers import Conv2d
 
 KERNEL = (41, 11)
 PAD = (20, 5)
-# (C_in, C_out, stride, F): DeepSpeech2's conv1 and conv2 with few channels
-CONV1 = (1, 4, (2, 2), 161)
-CONV2 = (4, 4, (2, 1), 81)
+# (C_in, C_out, stride, F): DeepSpeech2's conv1 and conv2 with few channels, on 81 frequency bins instead of 161
+# (half the time of MindSpore's slow native CPU convolution; the kernel still spans the padded edges)
+CONV1 = (1, 4, (2, 2), 81)
+CONV2 = (4, 4, (2, 1), 41)
 CONFIGS = {"conv1": CONV1, "conv2": CONV2}
 
 

@@ -86,7 +86,7 @@ def test_padding_never_changes_results():
 def test_one_compilation_for_every_batch_shape():
     """Cell.compile_cache holds one entry per compiled graph: dynamic shapes give one for all (B, T)."""
     from mindaudio.training.step import build_train_step
-    cfg = cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=1)
+    cfg = cpu_config(conv_channels=4, rnn_hidden=16, rnn_layers=1, conv_kernel=[7, 3])
     net = build_model(cfg)
     step = build_train_step(cfg, net, total_steps=10)
     rng = np.random.default_rng(0)
@@ -185,3 +185,18 @@ def test_static_shapes_give_the_dynamic_results():
     np.testing.assert_array_equal(a_lens, b_lens)
     for i, n in enumerate(a_lens):
         np.testing.assert_allclose(a[:n, i], b[:n, i], atol=1e-5)
+
+
+def test_lookahead_is_a_row_convolution_over_the_future_within_each_length():
+    """y[t] = Σ_k w[k] ⊙ x[t + k], x zero beyond each length (NumPy reference); it starts as the identity."""
+    from mindaudio.models.deepspeech2 import Lookahead
+    look = Lookahead(3, 5)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((9, 2, 5)).astype(np.float32)
+    mask = (np.arange(9)[:, None] < np.array([9, 6])[None, :]).astype(np.float32)[:, :, None]
+    np.testing.assert_allclose(look(ms.Tensor(x), ms.Tensor(mask)).asnumpy(), x * mask, atol=1e-7)
+    w = rng.standard_normal((4, 5)).astype(np.float32)
+    look.weight.set_data(ms.Tensor(w))
+    padded = np.concatenate([x * mask, np.zeros((3, 2, 5), np.float32)])
+    want = sum(w[k] * padded[k:k + 9] for k in range(4))
+    np.testing.assert_allclose(look(ms.Tensor(x), ms.Tensor(mask)).asnumpy(), want, rtol=1e-5, atol=1e-6)

@@ -35,6 +35,7 @@ def streaming_checkpoint(tmp_path_factory):
     for name, p in net.parameters_and_names():                   # livelier LSTMs: states that follow the input
         if ".weight_" in name:
             p.set_data(ms.Tensor(rng.normal(0, 0.6, p.shape).astype(np.float32)))
+    net.lookahead.weight.set_data(ms.Tensor(rng.normal(0, 0.8, net.lookahead.weight.shape).astype(np.float32)))
     net.fc.weight.set_data(ms.Tensor(rng.normal(0, 3, net.fc.weight.shape).astype(np.float32)))
     bias = np.zeros(net.fc.bias.shape, np.float32)
     bias[cfg.text.blank_index] = -4.0                             # few blanks: characters that follow the audio

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The demo: prepare the bundled espeak-ng corpus, train a small DeepSpeech2 on CPU, evaluate it, plot the curve.
-# Usage: bash examples/demo/run_demo.sh [extra train.py overrides, e.g. -o train.epochs=5]
+# The demo: prepare the bundled corpus, train a small DeepSpeech2 on CPU, evaluate it (greedy, then beam search with a
+# 3-gram LM of the training text), plot the curve.
+# Usage: bash examples/demo/run_demo.sh [extra train.py/eval.py overrides, e.g. -o train.epochs=8]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python -m mindaudio.data.librispeech --root_path examples/demo_corpus --data_ready True --num_workers 2
 python train.py -c examples/demo/demo.yaml -o train.resume=auto "$@"   # a rerun continues, or finds the run finished
 python eval.py -c examples/demo/demo.yaml "$@" --checkpoint runs/demo --output runs/demo/test_results.jsonl
+# what a language model adds: alpha and beta tuned on the validation set (README: decoders)
+python scripts/build_arpa.py examples/demo_corpus/train/libri_train_manifest.json -o runs/demo/lm3.arpa --order 3
+python eval.py -c examples/demo/demo.yaml "$@" --checkpoint runs/demo --output runs/demo/test_results_lm.jsonl \
+    -o eval.decoder=beam -o eval.lm_path=runs/demo/lm3.arpa -o eval.alpha=1.0 -o eval.beta=3.0
 python scripts/plot_metrics.py runs/demo/metrics.jsonl -o runs/demo/curve.png --title "DeepSpeech2 demo (CPU)"
