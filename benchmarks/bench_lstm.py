@@ -23,21 +23,9 @@ import time
 
 import numpy as np
 
-from common import emit, gemm_peak_gflops, machine
+from common import emit, gemm_peak_gflops, machine, timed_calls
 
 H, D0, LAYERS = 1024, 1312, 5
-
-
-def timed(fn, args, repeats):
-    out = fn(*args)                                      # compile
-    (out[0] if isinstance(out, tuple) else out).asnumpy()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn(*args)
-        (out[0] if isinstance(out, tuple) else out).asnumpy()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), min(times)
 
 
 def build(variant):
@@ -152,8 +140,8 @@ def main():
                 def construct(self, x, lengths, mask):
                     return self.grad(x, lengths, mask)
             grad = Grad()
-            fwd, fwd_best = timed(net, (x, lengths, mask), args.repeats)
-            both, both_best = timed(grad, (x, lengths, mask), args.repeats)
+            fwd, fwd_best = timed_calls(net, (x, lengths, mask), args.repeats)
+            both, both_best = timed_calls(grad, (x, lengths, mask), args.repeats)
             flops = lstm_flops * directions
             record.update(forward_s=round(fwd, 3), forward_best_s=round(fwd_best, 3), train_s=round(both, 3),
                           train_best_s=round(both_best, 3), forward_gflops=round(flops / fwd / 1e9, 1),

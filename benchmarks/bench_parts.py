@@ -6,21 +6,8 @@ mindaudio/models/cost.py (a step = 3 × forward).
     python benchmarks/bench_parts.py --model full --batch 2 --seconds 4
 """
 import argparse
-import statistics
-import time
 
-from common import build_train_step, config, emit, machine, synthetic_batch
-
-
-def timed(fn, args, repeats):
-    fn(*args)                                           # compile
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn(*args)
-        (out[0] if isinstance(out, tuple) else out).asnumpy()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from common import build_train_step, config, emit, machine, synthetic_batch, timed_calls
 
 
 def main():
@@ -52,7 +39,7 @@ def main():
 
     convs = Convs()
     conv_grad = ms.jit(ms.value_and_grad(convs, None, convs.trainable_params()))
-    conv_s, step_s = timed(conv_grad, (x, xl), args.repeats), timed(step, (x, xl, y, yl), args.repeats)
+    conv_s, step_s = timed_calls(conv_grad, (x, xl), args.repeats)[0], timed_calls(step, (x, xl, y, yl), args.repeats)[0]
     parts = {k: 3 * v for k, v in forward_flops_by_part(cfg.model, args.batch, frames).items()}
     conv_flops, rest_flops = parts.pop("conv"), sum(parts.values())
     result = {"benchmark": "parts", "model": args.model, "batch": args.batch, "seconds": args.seconds,

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from common import REPO, config, emit, machine
+from common import config, emit, machine
 
 STREAMING = ["model.bidirectional=false", "features.normalize=running"]
 

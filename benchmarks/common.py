@@ -2,6 +2,7 @@
 import json
 import os
 import platform
+import statistics
 import time
 
 import numpy as np
@@ -33,6 +34,17 @@ def gemm_peak_gflops(n=2048, repeats=10):
     a @ b
     best = min(_timed(lambda: a @ b) for _ in range(repeats))
     return 2 * n ** 3 / best / 1e9
+
+
+def timed_calls(fn, args, repeats):
+    """Call ``fn(*args)`` once (compiling), then ``repeats`` times → (median, best) seconds; each call is waited for
+    by reading its first output back (MindSpore runs asynchronously)."""
+    def call():
+        out = fn(*args)
+        (out[0] if isinstance(out, tuple) else out).asnumpy()
+    call()
+    times = [_timed(call) for _ in range(repeats)]
+    return statistics.median(times), min(times)
 
 
 def _timed(fn):

@@ -1,17 +1,17 @@
 """Analytic cost of DeepSpeech2: FLOPs (multiply-adds count as 2 FLOPs; element-wise work is ignored as it is
 small next to the matrix products; a training step is counted as 3× the forward pass, backward ≈ 2× forward).
 Shapes come from :class:`~mindaudio.models.geometry.Geometry`. Pure Python."""
-from mindaudio.models.geometry import Geometry, conv_out_size
+from mindaudio.models.geometry import Geometry
 
 
 def forward_flops_by_part(model_cfg, batch, frames, num_features=161, num_classes=29):
     """FLOPs of one forward pass over ``batch`` utterances of ``frames`` spectrogram frames each, by part:
     {"conv": both convolutions, "rnn": the LSTMs, "fc": the projection}."""
     g = Geometry(model_cfg, num_features)
-    conv, t = 0, frames
-    for spec, freq in zip(g.specs, g.freq_sizes):
-        t = conv_out_size(t, spec.kernel[1], spec.stride[1], spec.time_padding)
+    conv = 0
+    for spec, freq, t in zip(g.specs, g.freq_sizes, g.block_frames(frames)):
         conv += 2 * batch * spec.out_channels * freq * t * (spec.in_channels * spec.kernel[0] * spec.kernel[1])
+    t = g.output_frames(frames)
     h, directions = model_cfg.rnn_hidden, 2 if model_cfg.bidirectional else 1
     sizes = [g.rnn_input_size] + [h] * (model_cfg.rnn_layers - 1)
     rnn = sum(directions * 2 * batch * t * 4 * h * (i + h) for i in sizes)      # 2 FLOPs × 4 gates
@@ -71,11 +71,9 @@ def memory_estimate(model_cfg, batch, frames, fp16=True, chars_per_frame=0.15, n
     tiles = -(-batch // 16) * 16 if fp16 else batch
     h = model_cfg.rnn_hidden
     conv = batch * num_features * frames * a
-    t = frames
-    for spec, freq in zip(g.specs, g.freq_sizes):
-        t = conv_out_size(t, spec.kernel[1], spec.stride[1], spec.time_padding)
+    for spec, freq, t in zip(g.specs, g.freq_sizes, g.block_frames(frames)):
         conv += batch * spec.out_channels * freq * t * 3 * 4
-    conv += batch * g.specs[0].out_channels * g.freq_sizes[0] * t * a          # second block's input cast
+    conv += batch * g.specs[0].out_channels * g.freq_sizes[0] * t_out * a      # second block's input cast
     sizes = [g.rnn_input_size] + [h] * (model_cfg.rnn_layers - 1)
     directions = 2 if model_cfg.bidirectional else 1
     lstm = sum(tiles * t_out * directions * 8 * h * a + batch * t_out * (directions * d + 3 * h) * a for d in sizes)

@@ -50,11 +50,17 @@ class Geometry:
             self.freq_sizes.append(freq)
         self.rnn_input_size = self.specs[-1].out_channels * freq
 
-    def output_frames(self, frames):
-        """Network output frames for ``frames`` input frames (int or NumPy array): T → ⌊(T − 1) / 2⌋ + 1."""
+    def block_frames(self, frames):
+        """Time frames after each convolution for ``frames`` input frames (int or NumPy array), in order."""
+        sizes = []
         for s in self.specs:
             frames = conv_out_size(frames, s.kernel[1], s.stride[1], s.time_padding)
-        return frames
+            sizes.append(frames)
+        return sizes
+
+    def output_frames(self, frames):
+        """Network output frames for ``frames`` input frames (int or NumPy array): T → ⌊(T − 1) / 2⌋ + 1."""
+        return self.block_frames(frames)[-1]
 
     @property
     def time_stride(self):
