@@ -1,37 +1,7 @@
 #!/usr/bin/env python
-"""Evaluate a DeepSpeech2 checkpoint: ``python eval.py -c deepspeech2.yaml --checkpoint PATH [--output FILE.jsonl]``.
-
-Scores every manifest of ``data.test_manifests`` (or ``--manifests``) and prints one line per manifest:
-``<name>: WER x.xx CER y.yy CER-nospace z.zz (N utterances, <decoder>)``, corpus-level, in percent. CER counts
-spaces (deepspeech.pytorch, PaddleSpeech); CER-nospace removes them first, the convention of the earlier
-MindSpore DeepSpeech2 ports, whose published CER (3.461 test-clean) is that one. ``--checkpoint`` may be
-a run directory (its best checkpoint). Without ``-c`` the config stored in the checkpoint is used. The decoder is
-``eval.decoder`` (greedy | beam) with ``eval.beam_width``, ``eval.alpha``, ``eval.beta``, ``eval.lm_path``.
-
-Exit status: 0 ok; 1 error; 2 bad config; 3 scored, but some audio files could not be read (each was scored as
-an empty hypothesis, named on stderr and in the output).
-"""
-import argparse
-import logging
-
-from mindaudio.cli import EXIT_PARTIAL, add_config_args, checkpoint_and_config, fail, guarded
-
-
-@guarded
-def main(argv=None):
-    parser = add_config_args(argparse.ArgumentParser(description=__doc__,
-                                                     formatter_class=argparse.RawDescriptionHelpFormatter))
-    parser.add_argument("--checkpoint", required=True, help="checkpoint file, or a run directory (uses its best)")
-    parser.add_argument("--manifests", nargs="+", help="manifests to score instead of data.test_manifests")
-    parser.add_argument("--output", help="per-utterance results (JSON lines); a summary JSON is written beside it")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    from mindaudio.evaluate import evaluate
-    checkpoint, cfg = checkpoint_and_config(args)
-    summary = evaluate(cfg, checkpoint, args.manifests or cfg.data.test_manifests, args.output)
-    if any(r["unreadable"] for r in summary["results"].values()):
-        fail("some utterances could not be read (scored as empty hypotheses; see above)", EXIT_PARTIAL)
-
+"""Evaluate a checkpoint: ``python eval.py --checkpoint RUN_OR_CKPT [-c CONFIG] [--output FILE.jsonl]`` (``--help``
+for more). The same command as ``mindaudio-eval``; the code is in mindaudio/cli/eval.py."""
+from mindaudio.cli.eval import main
 
 if __name__ == "__main__":
     main()

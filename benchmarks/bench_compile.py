@@ -20,7 +20,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=["full", "demo"], default="full")
     p.add_argument("--batches", type=int, default=12)
-    p.add_argument("--max_seconds", type=float, default=3.0)
+    p.add_argument("--max-seconds", "--max_seconds", dest="max_seconds", type=float, default=3.0)
     p.add_argument("--factor", type=float, default=3.0)
     args = p.parse_args()
 

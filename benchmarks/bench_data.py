@@ -24,7 +24,7 @@ def main():
                    "prepared first if needed)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--train_steps", type=int, default=3)
+    p.add_argument("--train-steps", "--train_steps", dest="train_steps", type=int, default=3)
     args = p.parse_args()
 
     import mindspore as ms

@@ -23,7 +23,8 @@ def main():
 
     from mindaudio.data.features import spectrogram
     from mindaudio.decoding import GreedyDecoder
-    from mindaudio.inference import build_network, forward, set_device
+    from mindaudio.device import set_device
+    from mindaudio.inference.network import build_network, forward
     from mindaudio.text import Labels
 
     cfg = config(args.model)

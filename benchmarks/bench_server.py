@@ -28,7 +28,8 @@ from common import config, emit, machine
 def random_checkpoint(model, directory):
     from mindaudio import checkpoint
     from mindaudio.config import to_dict
-    from mindaudio.inference import build_network, set_device
+    from mindaudio.device import set_device
+    from mindaudio.inference.network import build_network
     cfg = config(model)
     set_device("CPU")
     net = build_network(cfg)
@@ -64,7 +65,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = args.checkpoint or random_checkpoint(args.model, tmp)
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "mindaudio.server", "--checkpoint", ckpt, "--port", str(port)],
+        server = subprocess.Popen([sys.executable, "-m", "mindaudio.cli.serve", "--checkpoint", ckpt, "--port", str(port)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"

@@ -39,7 +39,7 @@ def main():
     args = p.parse_args()
 
     from mindaudio.data.dataset import batch_plan, frame_multiple, padded, static_target_length
-    from mindaudio.data.features import num_frames
+    from mindaudio.geometry import num_frames
     from mindaudio.data.manifest import read_manifest
     cfg = config(args.model, overrides=["train.dynamic_shapes=false", f"data.max_frames_per_batch={args.budget}"])
     if args.manifest:

@@ -60,7 +60,8 @@ def main():
 
     from mindaudio import Recognizer
     from mindaudio.data.manifest import read_manifest
-    from mindaudio.inference import build_network, set_device
+    from mindaudio.device import set_device
+    from mindaudio.inference.network import build_network
     from mindaudio.models.cost import forward_flops
 
     if args.checkpoint:

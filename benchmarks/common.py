@@ -19,7 +19,7 @@ def config(model, device="CPU", overrides=()):
 
 def build_train_step(cfg, device="CPU"):
     """Graph mode on ``device``, the network of ``cfg`` and its train step compiled for dynamic shapes → (net, step)."""
-    from mindaudio.inference import set_device
+    from mindaudio.device import set_device
     from mindaudio.models.deepspeech2 import build_model
     from mindaudio.training.step import build_train_step as build
     set_device(device)

@@ -1,11 +1,16 @@
 """DeepSpeech2 speech recognition on MindSpore: data preparation, training, evaluation, transcription, serving.
 
-    from mindaudio import Recognizer          # see mindaudio/recognizer.py
-"""
+    from mindaudio import Recognizer          # see mindaudio/inference/recognizer.py
 
+The package, by layer (each imports only from the layers below it; tests/test_architecture.py checks):
+  core        config, errors, fileio, device, geometry, text, metrics, lm, decoding, checkpoint
+  data/       manifests, the audio loader, features, augmentation, batch plans      models/     the network
+  prep/       corpus preparation          training/   the loop and its parts          inference/  using a model
+  serving/    the HTTP server             cli/        every command line
+"""
 import os as _os
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # MindSpore's log kept to errors (set before MindSpore is imported): its warnings about this project's graphs are known
 # and harmless ("side effect nodes were eliminated by mistake" for the CPU convolution, "'FusedSparseAdam' is
@@ -17,6 +22,6 @@ __all__ = ["Recognizer", "Transcript", "Word"]
 
 def __getattr__(name):  # the API without importing MindSpore at ``import mindaudio``
     if name in __all__:
-        from mindaudio import recognizer
+        from mindaudio.inference import recognizer
         return getattr(recognizer, name)
     raise AttributeError(f"module 'mindaudio' has no attribute {name!r}")

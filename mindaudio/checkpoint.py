@@ -5,22 +5,22 @@ Every file is written to a temporary name and renamed, so a crash or a full disk
 corrupt file under a checkpoint's name, and never costs an earlier checkpoint. Used by training and by every
 inference tool; imports nothing of ``mindaudio.training``.
 """
-import errno
+import contextlib
 import glob
 import json
 import logging
 import os
 import re
 
+import numpy as np
 import mindspore as ms
+
+from mindaudio.errors import CheckpointError
+from mindaudio.fileio import atomic_path, is_no_space
 
 log = logging.getLogger(__name__)
 
 META_KEYS = ("epoch", "batch_in_epoch", "global_step", "best_wer", "world_size", "config", "averaged_from")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be found, read, written or matched to the model, with the path in the message."""
 
 
 def training_state(network, optimizer=None, scaler=None):
@@ -39,21 +39,19 @@ def training_state(network, optimizer=None, scaler=None):
 
 def save(path, state, meta):
     """Write ``state`` (name → Parameter or Tensor) and ``meta`` to ``path`` atomically."""
-    directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".tmp-{os.getpid()}-" + os.path.basename(path))
+    directory = os.path.dirname(os.path.abspath(path))
     try:
-        ms.save_checkpoint([{"name": n, "data": p} for n, p in state.items()], tmp, append_dict=dict(meta))
-        os.replace(tmp, path)
-    except BaseException as e:
-        for leftover in (tmp, os.path.splitext(tmp)[0] + ".tmp"):   # ours, and the one MindSpore writes first
-            if os.path.exists(leftover):
-                os.remove(leftover)
-        if isinstance(e, OSError) and e.errno == errno.ENOSPC or "No space left" in str(e):
-            raise CheckpointError(f"no space left on {os.path.abspath(directory)} to write {os.path.basename(path)}"
+        with atomic_path(path) as tmp:
+            try:
+                ms.save_checkpoint([{"name": n, "data": p} for n, p in state.items()], tmp, append_dict=dict(meta))
+            finally:
+                with contextlib.suppress(OSError):          # the temporary MindSpore writes first, if left
+                    os.remove(os.path.splitext(tmp)[0] + ".tmp")
+    except (OSError, RuntimeError) as e:
+        if is_no_space(e):
+            raise CheckpointError(f"no space left on {directory} to write {os.path.basename(path)}"
                                   " (the half-written file was removed; earlier checkpoints are kept)") from None
-        if isinstance(e, (OSError, RuntimeError)):
-            raise CheckpointError(f"cannot write checkpoint {path}: {e}") from None
-        raise
+        raise CheckpointError(f"cannot write checkpoint {path}: {' '.join(str(e).split())[:300]}") from None
 
 
 def load(path):
@@ -159,3 +157,24 @@ def resolve(path):
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     return path
+
+
+def average(paths):
+    """The element-wise mean of the network parameters of ``paths`` (BatchNorm statistics included; optimizer and
+    loss-scale state left out) → (name → Tensor, meta for the result: the newest checkpoint's config and step, and
+    the averaged paths)."""
+    loaded = [load(p) for p in paths]
+    names = [n for n in loaded[0][0] if not n.startswith(("optimizer.", "scaler."))]
+    for path, (params, _) in zip(paths, loaded):
+        if set(n for n in params if not n.startswith(("optimizer.", "scaler."))) != set(names):
+            raise CheckpointError(f"{path} holds other parameters than {paths[0]}: not the same model")
+    state = {}
+    for name in names:
+        arrays = [params[name].asnumpy() for params, _ in loaded]
+        if any(a.shape != arrays[0].shape for a in arrays):
+            raise CheckpointError(f"{name} differs in shape between the checkpoints")
+        state[name] = ms.Tensor(np.mean(np.stack(arrays).astype(np.float64), axis=0).astype(arrays[0].dtype))
+    newest = max(loaded, key=lambda item: item[1].get("global_step", 0))[1]
+    meta = {k: v for k, v in newest.items() if k in ("config", "global_step", "epoch", "world_size")}
+    meta["averaged_from"] = json.dumps([os.path.abspath(p) for p in paths])
+    return state, meta

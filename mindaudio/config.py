@@ -1,21 +1,24 @@
 """One configuration schema: YAML file + ``-o section.key=value`` overrides, checked against typed dataclasses.
 
-Every entry point calls :func:`load_config`; an unknown section or key, or a value of the wrong type, is a
-:class:`ConfigError` naming the key and, where one is close, the key that was probably meant.
+The schema's defaults ARE the full recipe (8 Ascend cards, LibriSpeech 960 h): ``configs/deepspeech2.yaml`` is
+their commented copy (a test keeps the two equal), so a short YAML of your own changes only what it names.
+Every entry point calls :func:`load_config`; an unknown section or key, or a value of the wrong type or out of its
+range, is a :class:`ConfigError` naming the key and, where one is close, the key that was probably meant.
 """
-import argparse
 import dataclasses
 import difflib
 import math
+import os
 import typing
 from dataclasses import dataclass, field
 from typing import List
 
 import yaml
 
+from mindaudio.errors import ConfigError
+from mindaudio.fileio import atomic_write
 
-class ConfigError(ValueError):
-    pass
+PACKAGED_CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 
 
 def num(default, low=None, high=None, low_open=False):
@@ -41,7 +44,7 @@ class DataConfig:
     pad_to_multiple: int = num(16, 1)          # pad T up to a multiple of this many frames (bounds the shapes seen)
     max_frames_per_batch: int = num(0, 0)      # cap on padded frames per batch (size × padded length); 0: from memory
     static_pad_multiple: int = num(256, 1)     # with train.dynamic_shapes false: pad T to this multiple (few graphs)
-    num_workers: int = num(4, 1)               # feature-extraction worker processes (at most the cores)
+    num_workers: int = num(8, 1)               # feature-extraction worker processes (at most the cores)
 
 
 @dataclass
@@ -90,14 +93,14 @@ class AugmentConfig:
 class TrainConfig:
     device_target: str = choice("Ascend", "CPU")
     device_id: int = num(0, 0)
-    epochs: int = num(70, 1)
+    epochs: int = num(30, 1)
     batch_size: int = num(64, 1)               # per device
-    lr: float = num(3e-4, 0, 1, low_open=True)
+    lr: float = num(5e-4, 0, 1, low_open=True)
     optimizer: str = choice("adam", "adamw")
     adam_eps: float = num(1e-5, 0, 1, low_open=True)
     weight_decay: float = num(0.0, 0, 1)
-    warmup_steps: int = num(1000, 0)           # linear warm-up from 0, then the schedule
-    schedule: str = choice("cosine", "exponential", "constant")   # cosine to lr·final_lr_ratio | lr_decay per epoch
+    warmup_steps: int = num(0, 0)              # linear warm-up from 0, then the schedule
+    schedule: str = choice("exponential", "cosine", "constant")   # lr_decay per epoch | cosine to lr·final_lr_ratio
     lr_decay: float = num(0.93, 0, 1, low_open=True)   # per epoch, exponential schedule only
     final_lr_ratio: float = num(0.01, 0, 1)    # the lowest lr, as a fraction of lr
     grad_clip: float = num(5.0, 0, low_open=True)      # global gradient norm (of the per-character loss)
@@ -229,15 +232,37 @@ def parse_override(text):
     return parts[0], parts[1], value
 
 
+def packaged_configs():
+    """Names of the configs shipped with the package (usable as ``-c NAME``)."""
+    return sorted(os.path.splitext(n)[0] for n in os.listdir(PACKAGED_CONFIGS) if n.endswith(".yaml"))
+
+
+def resolve_config_path(path):
+    """``path`` if it exists; else a packaged config of that name (``deepspeech2``, ``demo``, ``streaming``, with or
+    without ``.yaml``), so ``-c demo`` works wherever the package is installed."""
+    if os.path.exists(path):
+        return path
+    name = os.path.basename(path)
+    packaged = os.path.join(PACKAGED_CONFIGS, name if name.endswith(".yaml") else name + ".yaml")
+    if os.path.dirname(path) in ("", ".") and os.path.isfile(packaged):
+        return packaged
+    raise ConfigError(f"config file not found: {path} (packaged configs: {', '.join(packaged_configs())})")
+
+
 def load_config(path=None, overrides=()):
     """Defaults ← YAML file ← overrides, validated. Returns a :class:`Config`."""
     data = None
     if path:
+        path = resolve_config_path(path)
         try:
             with open(path, encoding="utf-8") as f:
                 data = yaml.safe_load(f)
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config {path} is a directory, not a YAML file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config {path} is not UTF-8 text (is it a YAML file?)") from None
+        except OSError as e:
+            raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML: {e}") from None
     return config_from_dict(data, overrides, path)
@@ -281,12 +306,4 @@ def to_dict(cfg):
 
 
 def save_config(cfg, path):
-    from mindaudio.data.manifest import atomic_write_text
-    atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
-
-
-def add_config_args(parser: argparse.ArgumentParser, default=None):
-    parser.add_argument("-c", "--config", default=default, help="YAML config file (default: %(default)s)")
-    parser.add_argument("-o", "--override", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one config value, e.g. -o train.lr=1e-4 (repeatable)")
-    return parser
+    atomic_write(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))

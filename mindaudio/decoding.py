@@ -8,11 +8,12 @@ Every decoder returns normalised text: the label set's characters, single spaces
 Greedy decoding is NumPy only. Beam search is pyctcdecode's CTC prefix beam search, with KenLM (ARPA, gzipped
 ARPA or binary) for shallow fusion: score = log P_ctc + alpha · ln P_lm + beta · words.
 """
-import gzip
 import logging
 import os
 
 import numpy as np
+
+from mindaudio.lm import lm_unigrams
 
 log = logging.getLogger(__name__)
 
@@ -85,63 +86,6 @@ class GreedyDecoder:
     def decode_words(self, log_probs, **_):
         """log_probs [T, C] of one utterance → (text, [(word, first frame, end frame)])."""
         return greedy_words(log_probs, self.labels)
-
-
-def _open_text(path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8")
-
-
-def is_arpa(path):
-    """True for an ARPA file (plain or .gz), False for anything else (a KenLM binary)."""
-    try:
-        with _open_text(path) as f:
-            for _ in range(20):
-                line = f.readline()
-                if not line:
-                    return False
-                if line.strip():
-                    return line.strip() == "\\data\\"
-    except (UnicodeDecodeError, OSError, EOFError):
-        return False
-    return False
-
-
-def arpa_unigrams(path):
-    """The words of an ARPA file's 1-gram section (without <s>, </s>, <unk>). Lines may or may not carry a
-    back-off weight and may be separated by tabs or spaces (pyctcdecode's own reader skips lines without one)."""
-    words, inside = set(), False
-    with _open_text(path) as f:
-        for line in f:
-            line = line.strip()
-            if line == "\\1-grams:":
-                inside = True
-                continue
-            if inside and line.startswith("\\"):
-                break
-            if inside and line:
-                parts = line.split()
-                if len(parts) >= 2:
-                    words.add(parts[1])
-    words -= {"<s>", "</s>", "<unk>", "<UNK>"}
-    if not words:
-        raise ValueError(f"{path}: no 1-grams found; is it an ARPA file?")
-    return words
-
-
-def lm_unigrams(lm_path):
-    """The LM's vocabulary: read from the ARPA file itself, or for a binary model from a word list beside it
-    (``<lm_path>.unigrams.txt``, one word per line, or an ARPA file of the same stem). None if there is none."""
-    if is_arpa(lm_path):
-        return arpa_unigrams(lm_path)
-    sidecar = lm_path + ".unigrams.txt"
-    if os.path.isfile(sidecar):
-        with open(sidecar, encoding="utf-8") as f:
-            return {w for line in f for w in line.split()} - {"<s>", "</s>", "<unk>", "<UNK>"}
-    stem = os.path.splitext(lm_path)[0]
-    for candidate in (stem + ".arpa", stem + ".arpa.gz"):
-        if os.path.isfile(candidate) and is_arpa(candidate):
-            return arpa_unigrams(candidate)
-    return None
 
 
 def _case_of(words):

@@ -18,6 +18,14 @@ def set_device(device_target, device_id=0, dynamic_shapes=True):
         ms.set_context(jit_config={"jit_level": "O0"})
 
 
+def usable_cores():
+    """Cores this process may run on (its CPU affinity; mpirun may have pinned it to one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def memory_gib(device_target, local_ranks=1):
     """Memory one rank may use: the Ascend card's (after the device is initialised), or on CPU the machine's
     RAM shared by the ranks on it."""

@@ -20,11 +20,11 @@ Options:
                              msrun must be run on every server (see --nnodes)
   -H, --hostfile FILE        mpirun on several servers: OpenMPI host file, one "host slots=N" line per server;
                              N ranks are started on each (variables set here are forwarded with -x)
-      --nnodes K             msrun on K servers: run this script on each with its --node_rank
-      --node_rank R          msrun: this server's index, 0..K-1 (rank ids R*N .. R*N+N-1)
-      --master_addr ADDR     msrun: address of server 0, where msrun's scheduler runs (default 127.0.0.1)
-      --master_port PORT     msrun: scheduler port (default 8118)
-      --log_dir DIR          msrun: where msrun writes scheduler.log and worker_<r>.log (default msrun_logs)
+      --nnodes K             msrun on K servers: run this script on each with its --node-rank
+      --node-rank R          msrun: this server's index, 0..K-1 (rank ids R*N .. R*N+N-1)
+      --master-addr ADDR     msrun: address of server 0, where msrun's scheduler runs (default 127.0.0.1)
+      --master-port PORT     msrun: scheduler port (default 8118)
+      --log-dir DIR          msrun: where msrun writes scheduler.log and worker_<r>.log (default msrun_logs)
       --print                print the launch command instead of running it
   -o, --override KEY=VALUE   passed to train.py (repeatable), e.g. -o train.output_dir=runs/ds2_8p
   -h, --help                 this help
@@ -39,8 +39,8 @@ it must stay above MindSpore's 900 s operator timeout) and HCCL_CONNECT_TIMEOUT=
 Examples:
   bash scripts/run_distribute_train.sh                                      # 1 server x 8 Ascend cards
   bash scripts/run_distribute_train.sh -H hosts.txt                         # every server in hosts.txt x 8 cards
-  bash scripts/run_distribute_train.sh -l msrun --nnodes 2 --node_rank 0 --master_addr 10.0.0.1   # on server 0
-  bash scripts/run_distribute_train.sh -l msrun --nnodes 2 --node_rank 1 --master_addr 10.0.0.1   # on server 1
+  bash scripts/run_distribute_train.sh -l msrun --nnodes 2 --node-rank 0 --master-addr 10.0.0.1   # on server 0
+  bash scripts/run_distribute_train.sh -l msrun --nnodes 2 --node-rank 1 --master-addr 10.0.0.1   # on server 1
   bash scripts/run_distribute_train.sh -n 2 -d CPU -c examples/demo/demo.yaml                    # CPU, 2 ranks
   bash scripts/run_distribute_train.sh -o train.resume=auto                 # continue the run in train.output_dir
   bash scripts/run_distribute_train.sh -- --dry-run                         # check new hardware in a minute
@@ -60,10 +60,10 @@ while [[ $# -gt 0 ]]; do
     -l|--launcher) launcher="$2"; shift 2 ;;
     -H|--hostfile) hostfile="$2"; shift 2 ;;
     --nnodes) nnodes="$2"; shift 2 ;;
-    --node_rank) node_rank="$2"; shift 2 ;;
-    --master_addr) master_addr="$2"; shift 2 ;;
-    --master_port) master_port="$2"; shift 2 ;;
-    --log_dir) log_dir="$2"; shift 2 ;;
+    --node-rank|--node_rank) node_rank="$2"; shift 2 ;;
+    --master-addr|--master_addr) master_addr="$2"; shift 2 ;;
+    --master-port|--master_port) master_port="$2"; shift 2 ;;
+    --log-dir|--log_dir) log_dir="$2"; shift 2 ;;
     --print) print_only=1; shift ;;
     -o|--override) train_args+=(-o "$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;

@@ -12,7 +12,7 @@ scripts/run_distribute_train.sh.
 Options:
   -c, --config FILE          config file (default: the repository's deepspeech2.yaml)
   -d, --device Ascend|CPU    sets train.device_target (default: the config's)
-  -i, --device_id N          sets train.device_id, the card to use (default: the config's, 0)
+  -i, --device-id N          sets train.device_id, the card to use (default: the config's, 0)
       --print                print the command instead of running it
   -o, --override KEY=VALUE   passed to train.py (repeatable), e.g. -o train.batch_size=32
   -h, --help                 this help
@@ -34,8 +34,8 @@ while [[ $# -gt 0 ]]; do
     -d|--device)
       [[ "$2" == Ascend || "$2" == CPU ]] || { echo "--device must be Ascend or CPU" >&2; exit 2; }
       train_args+=(-o "train.device_target=$2"); shift 2 ;;
-    -i|--device_id)
-      [[ "$2" =~ ^[0-9]+$ ]] || { echo "--device_id must be a card number" >&2; exit 2; }
+    -i|--device-id|--device_id)
+      [[ "$2" =~ ^[0-9]+$ ]] || { echo "--device-id must be a card number" >&2; exit 2; }
       train_args+=(-o "train.device_id=$2"); shift 2 ;;
     --print) print_only=1; shift ;;
     -o|--override) train_args+=(-o "$2"); shift 2 ;;

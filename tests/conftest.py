@@ -1,3 +1,5 @@
+"""Shared fixtures. Tests marked ``slow`` train past a few steps, start mpirun/msrun, or drive a browser:
+``python -m pytest tests -q -m "not slow"`` is the everyday tier, the full suite the one CI runs."""
 import json
 import os
 import subprocess
@@ -5,22 +7,25 @@ import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The tiny network of the plumbing tests (training, resume, data parallel, evaluation): the code paths of the real
-# one, with small convolution kernels so that each process compiles in seconds.
-TINY_MODEL = ["model.conv_channels=4", "model.rnn_hidden=16", "model.rnn_layers=1", "model.conv_kernel=[7,3]"]
+from tests.helpers import DEMO, REPO, TINY_MODEL, overrides
+
+
+@pytest.fixture(scope="session")
+def cpu():
+    """MindSpore on the CPU in graph mode, for tests that build cells themselves."""
+    from mindaudio.device import set_device
+    set_device("CPU")
 
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory):
-    """The bundled demo corpus prepared by the real preparation script into a temporary directory.
+    """The bundled demo corpus prepared by the real preparation command into a temporary directory.
     Returns a dict of manifest paths: train, val, test_clean, plus train_small (the 48 shortest training lines) and
     val_small (32 validation lines)."""
     root = tmp_path_factory.mktemp("demo")
     os.symlink(os.path.join(REPO, "examples", "demo_corpus", "LibriSpeech"), root / "LibriSpeech")
-    subprocess.run([sys.executable, "-m", "mindaudio.data.librispeech", "--root_path",
-                    str(root), "--data_ready", "True", "--num_workers", "2", "--no_progress"], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "mindaudio.cli.prepare", "--root-path", str(root), "--data-ready",
+                    "--num-workers", "2", "--no-progress"], check=True, capture_output=True)
     paths = {split: str(root / split / f"libri_{split}_manifest.json") for split in ("train", "val", "test_clean")}
     with open(paths["train"]) as f:
         lines = sorted(f, key=lambda line: json.loads(line)["duration"])
@@ -41,12 +46,11 @@ def tiny_run(demo_data, tmp_path_factory):
     demo utterances, validated once on val: a run directory with ``checkpoints/best.ckpt`` (config in its
     metadata) and ``config.yaml``. Barely trained: good for plumbing, batch invariance and export tests."""
     run_dir = tmp_path_factory.mktemp("tiny_run")
-    cmd = [sys.executable, os.path.join(REPO, "train.py"), "-c", os.path.join(REPO, "examples", "demo", "demo.yaml"),
-           "-o", f"data.train_manifest={demo_data['train_small']}", "-o", f"data.val_manifest={demo_data['val']}",
-           "-o", f"data.test_manifests=[{demo_data['test_clean']}]",
-           "-o", f"train.output_dir={run_dir}", *[a for o in TINY_MODEL for a in ("-o", o)], "-o", "train.epochs=1",
-           "-o", "train.batch_size=4", "-o", "train.lr=3e-3", "-o", "train.warmup_steps=2", "-o", "train.log_every=4",
-           "-o", "data.num_workers=8"]                   # more than this machine's cores: clamped, with a log line
+    cmd = [sys.executable, os.path.join(REPO, "train.py"), "-c", DEMO,
+           *overrides(f"data.train_manifest={demo_data['train_small']}", f"data.val_manifest={demo_data['val']}",
+                      f"data.test_manifests=[{demo_data['test_clean']}]", f"train.output_dir={run_dir}",
+                      *TINY_MODEL, "train.epochs=1", "train.batch_size=4", "train.lr=3e-3", "train.warmup_steps=2",
+                      "train.log_every=4", "data.num_workers=8")]   # more workers than cores: clamped, logged
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "data.num_workers=8 but this machine has" in proc.stderr or (os.cpu_count() or 1) >= 8
@@ -79,8 +83,8 @@ def chatty_checkpoint(tiny_run, tmp_path_factory):
 def batch_results(tiny_run, chatty_checkpoint):
     """Greedy eval of test_clean with the chatty checkpoint at eval.batch_size 1 and 32 (in-process)."""
     import io
-    from mindaudio.evaluate import evaluate
-    from mindaudio.inference import config_for
+    from mindaudio.inference.evaluate import evaluate
+    from mindaudio.inference.network import config_for
     results = {}
     for bs in (1, 32):
         cfg = config_for(chatty_checkpoint, None, [f"eval.batch_size={bs}"])

@@ -11,10 +11,10 @@ import sys
 
 import numpy as np
 
-from mindaudio import distributed
+from mindaudio.training import launch
 
-if distributed.prepare("CPU", sys.argv[1]) == "scheduler":
-    distributed.run_scheduler()
+if launch.prepare("CPU", sys.argv[1]) == "scheduler":
+    launch.run_scheduler()
 
 import mindspore as ms  # noqa: E402
 from mindspore import amp, ops  # noqa: E402
@@ -22,6 +22,7 @@ from mindspore import amp, ops  # noqa: E402
 from mindaudio.config import Config  # noqa: E402
 from mindaudio.device import set_device  # noqa: E402
 from mindaudio.models.deepspeech2 import build_model  # noqa: E402
+from mindaudio.training import collectives  # noqa: E402
 from mindaudio.training.step import TrainStep, build_train_step  # noqa: E402
 
 
@@ -40,7 +41,7 @@ class ForcedOverflowStep(TrainStep):
 def main(out):
     set_device("CPU")
     ms.set_seed(0)
-    rank, size = distributed.setup()
+    rank, size = collectives.setup()
     cfg = Config()
     cfg.train.device_target = "CPU"
     cfg.model.conv_channels, cfg.model.rnn_hidden, cfg.model.rnn_layers, cfg.model.conv_kernel = 2, 8, 1, [7, 3]
@@ -48,7 +49,7 @@ def main(out):
     net = build_model(cfg)
     step = build_train_step(cfg, net, total_steps=10, world_size=size, step_class=ForcedOverflowStep)
     state = {n: p for n, p in net.parameters_and_names()}
-    distributed.sync_from_rank0(state, [])
+    collectives.sync_from_rank0(state, [])
     rng = np.random.default_rng(rank)                         # each rank its own data, as in data parallel
     seen, weights = [], {}
     for i in range(3):

@@ -7,13 +7,13 @@ import json
 import logging
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 import soundfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO = os.path.join(REPO, "examples", "demo", "demo.yaml")
+from tests.helpers import DEMO, REPO
 
 
 @pytest.fixture(scope="module")
@@ -60,20 +60,18 @@ def _eval(argv):
 
 
 def _transcribe(argv):
-    from mindaudio.transcribe import main
+    from mindaudio.cli.transcribe import main
     return main(argv)
 
 
 def _average(argv):
-    import runpy
-    module = runpy.run_path(os.path.join(REPO, "scripts", "average_checkpoints.py"))
-    return module["main"](argv)
+    from mindaudio.cli.average import main
+    return main(argv)
 
 
 def _prep(argv):
-    from mindaudio.data.librispeech import main
-    status = main(argv)
-    raise SystemExit(status)
+    from mindaudio.cli.prepare import main
+    return main(argv)
 
 
 CASES = [  # (name, command, argv with {placeholders} from the files fixture, exit status, message)
@@ -119,10 +117,10 @@ CASES = [  # (name, command, argv with {placeholders} from the files fixture, ex
     ("transcribe: no model", _transcribe, ["{wav}"], 2, "exactly one of --checkpoint and --mindir"),
     ("transcribe: nothing readable", _transcribe, ["--checkpoint", "{tiny}", "{dir}/none.wav", "--text-only"], 1,
      "1 of 1 file(s) could not be transcribed"),
-    ("average: no validations", _average, ["{dir}/out_dir", "--best", "2", "-o", "{dir}/avg.ckpt"], 1,
+    ("average: no validations", _average, ["{dir}/out_dir", "--best", "2", "--output", "{dir}/avg.ckpt"], 1,
      "has no metrics.jsonl"),
     ("average: output is a directory", _average, ["{tiny}", "{tiny}", "-o", "{dir}/out_dir"], 2, "is a directory"),
-    ("prep: nothing there", _prep, ["--root_path", "{dir}/no_corpus", "--data_ready", "True", "--no_progress"], 1,
+    ("prep: nothing there", _prep, ["--root-path", "{dir}/no_corpus", "--data-ready", "--no-progress"], 1,
      "no LibriSpeech archive"),
 ]
 
@@ -177,8 +175,8 @@ def test_full_disk_while_preparing(tiny_disk, capsys):
     """Converting the demo corpus into 1 MB: 'no space left', no temporary file left, finished files kept."""
     os.symlink(os.path.join(REPO, "examples", "demo_corpus", "LibriSpeech"), tiny_disk / "LibriSpeech")
     with pytest.raises(SystemExit) as exit_info:
-        _prep(["--root_path", str(tiny_disk), "--data_ready", "True", "--subsets", "dev-clean", "--num_workers", "1",
-               "--no_progress"])
+        _prep(["--root-path", str(tiny_disk), "--data-ready", "--subsets", "dev-clean", "--num-workers", "1",
+               "--no-progress"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 1 and "no space left on" in err and "Traceback" not in err
     leftovers = [f for _, _, names in os.walk(tiny_disk / "val") for f in names if ".tmp" in f]
@@ -186,16 +184,19 @@ def test_full_disk_while_preparing(tiny_disk, capsys):
 
 
 def test_a_second_preparation_of_the_same_directory_is_refused(tmp_path, capsys):
-    import fcntl
     root = tmp_path / "corpus"
-    root.mkdir()
-    with open(root / ".prepare.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        lock.write("4242")
-        lock.flush()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from mindaudio.fileio import hold_lock; "
+                               f"hold_lock({str(root)!r}, '.prepare.lock', 'x'); print('held', flush=True); "
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
         with pytest.raises(SystemExit) as exit_info:
-            _prep(["--root_path", str(root), "--data_ready", "True", "--no_progress"])
-    assert exit_info.value.code == 1 and "another preparation is running on" in capsys.readouterr().err
+            _prep(["--root-path", str(root), "--data-ready", "--no-progress"])
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and f"another preparation is running in {root} (pid {holder.pid})" in err
 
 
 def test_prep_writes_no_manifest_for_a_split_with_nothing_usable(tmp_path, capsys):
@@ -206,7 +207,7 @@ def test_prep_writes_no_manifest_for_a_split_with_nothing_usable(tmp_path, capsy
         soundfile.write(d / f"1-2-{i:04d}.flac", np.zeros(8000, np.float32), 16000)
     (d / "1-2.trans.txt").write_text("1-2-0000\n1-2-0001 \n")
     with pytest.raises(SystemExit) as exit_info:
-        _prep(["--root_path", str(tmp_path), "--data_ready", "True", "--no_progress", "--num_workers", "1"])
+        _prep(["--root-path", str(tmp_path), "--data-ready", "--no-progress", "--num-workers", "1"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 1 and "val: no usable utterance (empty_transcript 2)" in err
     assert "skipped.tsv" in err and not (tmp_path / "val" / "libri_val_manifest.json").exists()

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from mindaudio.config import Config, ConfigError, load_config, to_dict
@@ -26,6 +28,27 @@ def test_yaml_sets_every_key():
     defaults = to_dict(Config())
     for section, values in defaults.items():
         assert set(data[section]) == set(values), section
+
+
+def test_the_schema_defaults_are_the_recipe(tmp_path):
+    """One source for the recipe: an empty YAML gives exactly deepspeech2.yaml's values, and so does -c deepspeech2
+    (the packaged copy) from any directory."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    recipe = to_dict(load_config(REPO_YAML))
+    assert to_dict(load_config(str(empty))) == recipe == to_dict(Config())
+    short = tmp_path / "short.yaml"
+    short.write_text("train:\n  batch_size: 8\n")
+    assert to_dict(load_config(str(short)))["train"] == dict(recipe["train"], batch_size=8)
+    here = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        assert to_dict(load_config("deepspeech2")) == recipe
+        assert load_config("demo").model.rnn_hidden == 256 and load_config("streaming.yaml").model.lookahead == 10
+        with pytest.raises(ConfigError, match="packaged configs: deepspeech2, demo, streaming"):
+            load_config("nonexistent")
+    finally:
+        os.chdir(here)
 
 
 def test_overrides_are_typed():

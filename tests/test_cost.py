@@ -5,10 +5,8 @@ from mindaudio.config import Config
 from mindaudio.models.cost import forward_flops, train_step_flops
 
 
-def test_flops_match_parameter_count_times_applications():
-    import mindspore as ms
+def test_flops_match_parameter_count_times_applications(cpu):
     from mindaudio.models.deepspeech2 import build_model
-    ms.set_device("CPU")
     cfg = Config()
     cfg.train.device_target = "CPU"
     batch, frames = 3, 401

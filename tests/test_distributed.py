@@ -15,7 +15,7 @@ means is also the mean over the step's utterances. BatchNorm's moving statistics
 checkpoints; every checkpoint holds (and every rank continues from) their mean over the ranks, which the
 one-process reference does not compute: they are left out of that comparison.
 
-Test-only hooks (mindaudio/training/hooks.py): MINDAUDIO_TEST_DUMP_DIR (each rank dumps its state at start and
+Test-only callbacks (mindaudio/training/callbacks.py): MINDAUDIO_TEST_DUMP_DIR (each rank dumps its state at start and
 end), MINDAUDIO_TEST_KILL_AT=RANK:STEP (that rank SIGKILLs itself after that step).
 """
 import contextlib
@@ -37,23 +37,19 @@ from mindaudio import checkpoint
 from mindaudio.config import load_config
 from mindaudio.data.dataset import BatchSource, epoch_plan, load_utterances
 from mindaudio.data.manifest import read_manifest
-from mindaudio.inference import config_for, load_network
-from mindaudio.models.deepspeech2 import CTCLossCell
-from mindaudio.models.deepspeech2 import build_model
+from mindaudio.inference.network import config_for, load_network
+from mindaudio.models.deepspeech2 import CTCLossCell, build_model
 from mindaudio.text import Labels
 from mindaudio.training.step import TrainStep, _square_sum, build_train_step
 from mindaudio.training.validation import EvalCell, validate
-from tests.conftest import TINY_MODEL
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG = os.path.join(REPO, "examples", "demo", "demo.yaml")
+from tests.helpers import DEMO as CONFIG, REPO, TINY_MODEL
 STEPS_PER_EPOCH, EPOCHS = 6, 2                      # ceil(48 / (4 · 2)) steps per epoch on each of 2 ranks
 BN_MOVING = ("conv1.bn.moving_mean", "conv1.bn.moving_variance", "conv2.bn.moving_mean", "conv2.bn.moving_variance")
 ROOT = ["--allow-run-as-root"] if os.geteuid() == 0 else []
 MPIRUN = ["mpirun", "-n", "2", "--bind-to", "none", "--oversubscribe"] + ROOT
 
-pytestmark = pytest.mark.skipif(not (shutil.which("mpirun") and shutil.which("msrun")),
-                                reason="needs OpenMPI's mpirun and MindSpore's msrun")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (shutil.which("mpirun") and shutil.which("msrun")),
+                                                   reason="needs OpenMPI's mpirun and MindSpore's msrun")]
 
 
 def _overrides(demo_data, out_dir):
@@ -372,7 +368,7 @@ def test_launch_scripts_help_and_commands(tmp_path):
     assert two[two.index("-np") + 1] == "16" and "ppr:8:node" in two and "ASCEND_HOME_PATH" in two
     assert "HCCL_EXEC_TIMEOUT" in two                                 # exported, and forwarded to every server
     assert two[-2:] == ["-o", "train.resume=auto"]
-    ms_cmd = command("-l", "msrun", "--nnodes", "2", "--node_rank", "1", "--master_addr", "10.0.0.1")
+    ms_cmd = command("-l", "msrun", "--nnodes", "2", "--node-rank", "1", "--master-addr", "10.0.0.1")
     assert ms_cmd[0] == "msrun" and {"--worker_num=16", "--local_worker_num=8", "--node_rank=1",
                                      "--master_addr=10.0.0.1"} <= set(ms_cmd)
     bad = subprocess.run(["bash", os.path.join(scripts, "run_distribute_train.sh"), "--launcher", "srun"],

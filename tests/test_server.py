@@ -16,8 +16,7 @@ import pytest
 import soundfile
 
 from mindaudio.data.manifest import read_manifest
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
@@ -38,7 +37,7 @@ def sample(tiny_run, batch_results):
 
 def client_for(recognizer, **kwargs):
     from fastapi.testclient import TestClient
-    from mindaudio.server import Limits, create_app
+    from mindaudio.serving.app import Limits, create_app
     limits = Limits(kwargs.pop("max_upload_mb", 2.0), kwargs.pop("max_seconds", 60.0))
     return TestClient(create_app(recognizer, limits=limits, **kwargs))
 
@@ -149,7 +148,7 @@ def _free_port():
 @pytest.fixture(scope="module")
 def live_server(chatty_checkpoint):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mindaudio.server", "--checkpoint", chatty_checkpoint, "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "mindaudio.cli.serve", "--checkpoint", chatty_checkpoint, "--port",
                              str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
     import httpx
     deadline = time.time() + 120
@@ -165,6 +164,7 @@ def live_server(chatty_checkpoint):
     proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver")
 def test_web_page_in_a_real_browser(live_server, sample):
     """Chromium opens the page, a demo wav is chosen in its file input, and the transcript shown is eval.py's."""

@@ -15,10 +15,8 @@ import mindspore as ms
 from mindaudio import checkpoint
 from mindaudio.config import load_config, to_dict
 from mindaudio.data.manifest import read_manifest
-from tests.conftest import TINY_MODEL
+from tests.helpers import DEMO, REPO, TINY_MODEL
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO = os.path.join(REPO, "examples", "demo", "demo.yaml")
 STREAMING = ["model.bidirectional=false", "model.lookahead=3", "features.normalize=running", "train.device_target=CPU"]
 
 
@@ -53,9 +51,9 @@ def recognizer(streaming_checkpoint):
 
 @pytest.fixture(scope="module")
 def utterances(demo_data):
-    from mindaudio.data.features import load_audio
+    from mindaudio.data import audio
     entries = sorted(read_manifest(demo_data["val"]), key=lambda e: e["duration"])
-    return [load_audio(entries[i]["audio_filepath"], 16000) for i in (10, len(entries) - 5)]
+    return [audio.read(entries[i]["audio_filepath"], 16000) for i in (10, len(entries) - 5)]
 
 
 def _stream(recognizer, audio, chunk):
@@ -93,9 +91,10 @@ def test_state_is_reset_between_utterances(recognizer, utterances):
     assert carried.finish().text != second
 
 
+@pytest.mark.slow
 def test_exported_step_streams_the_same(recognizer, streaming_checkpoint, utterances, tmp_path):
     from mindaudio import Recognizer
-    proc = subprocess.run([sys.executable, "-m", "mindaudio.export", "--checkpoint", streaming_checkpoint, "--output",
+    proc = subprocess.run([sys.executable, "-m", "mindaudio.cli.export", "--checkpoint", streaming_checkpoint, "--output",
                            str(tmp_path / "stream.mindir")], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     meta = json.load(open(tmp_path / "stream.json"))
@@ -107,9 +106,10 @@ def test_exported_step_streams_the_same(recognizer, streaming_checkpoint, uttera
     assert got_partials == want_partials and got.text == want.text
 
 
+@pytest.mark.slow
 def test_transcribe_stream_cli(recognizer, streaming_checkpoint, demo_data, utterances):
     path = sorted(read_manifest(demo_data["val"]), key=lambda e: e["duration"])[-5]["audio_filepath"]
-    proc = subprocess.run([sys.executable, "-m", "mindaudio.transcribe", "--checkpoint", streaming_checkpoint,
+    proc = subprocess.run([sys.executable, "-m", "mindaudio.cli.transcribe", "--checkpoint", streaming_checkpoint,
                            "--stream", "--chunk-ms", "160", "--text-only", path], capture_output=True, text=True,
                           cwd=REPO)
     assert proc.returncode == 0, proc.stderr
@@ -119,7 +119,7 @@ def test_transcribe_stream_cli(recognizer, streaming_checkpoint, demo_data, utte
 
 def test_websocket_stream(recognizer, utterances):
     from fastapi.testclient import TestClient
-    from mindaudio.server import create_app
+    from mindaudio.serving.app import create_app
     client = TestClient(create_app(recognizer))
     audio = utterances[1]
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
@@ -139,11 +139,12 @@ def test_websocket_stream(recognizer, utterances):
 def test_websocket_refuses_a_bidirectional_model(chatty_checkpoint):
     from fastapi.testclient import TestClient
     from mindaudio import Recognizer
-    from mindaudio.server import create_app
+    from mindaudio.serving.app import create_app
     with TestClient(create_app(Recognizer.from_checkpoint(chatty_checkpoint))).websocket_connect("/stream") as ws:
         assert "bidirectional" in ws.receive_json()["error"]
 
 
+@pytest.mark.slow
 def test_streaming_model_trains_resumes_exactly_and_evaluates(demo_data, tmp_path):
     def train(out, *extra, env=None):
         cmd = [sys.executable, os.path.join(REPO, "train.py"), "-c", DEMO]
@@ -163,8 +164,8 @@ def test_streaming_model_trains_resumes_exactly_and_evaluates(demo_data, tmp_pat
     assert "lookahead.weight" in want
     for name in want:
         np.testing.assert_allclose(got[name].asnumpy(), want[name].asnumpy(), atol=1e-6, err_msg=name)
-    from mindaudio.evaluate import evaluate
-    from mindaudio.inference import config_for
+    from mindaudio.inference.evaluate import evaluate
+    from mindaudio.inference.network import config_for
     out = io.StringIO()
     best = str(tmp_path / "full" / "checkpoints" / "best.ckpt")
     summary = evaluate(config_for(best), best, [demo_data["val_small"]], out=out)

@@ -4,11 +4,11 @@
 # Usage: bash examples/demo/run_demo.sh [extra train.py/eval.py overrides, e.g. -o train.epochs=8]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-python -m mindaudio.data.librispeech --root_path examples/demo_corpus --data_ready True --num_workers 2
+python -m mindaudio.cli.prepare --root-path examples/demo_corpus --data-ready --num-workers 2
 python train.py -c examples/demo/demo.yaml -o train.resume=auto "$@"   # a rerun continues, or finds the run finished
 python eval.py -c examples/demo/demo.yaml "$@" --checkpoint runs/demo --output runs/demo/test_results.jsonl
-# what a language model adds: alpha and beta tuned on the validation set (README: decoders)
-python scripts/build_arpa.py examples/demo_corpus/train/libri_train_manifest.json -o runs/demo/lm3.arpa --order 3
+# what a language model adds: alpha and beta tuned on the validation set (docs/decoding.md)
+python scripts/build_arpa.py examples/demo_corpus/train/libri_train_manifest.json --output runs/demo/lm3.arpa --order 3
 python eval.py -c examples/demo/demo.yaml "$@" --checkpoint runs/demo --output runs/demo/test_results_lm.jsonl \
     -o eval.decoder=beam -o eval.lm_path=runs/demo/lm3.arpa -o eval.alpha=1.0 -o eval.beta=3.0
-python scripts/plot_metrics.py runs/demo/metrics.jsonl -o runs/demo/curve.png --title "DeepSpeech2 demo (CPU)"
+python scripts/plot_metrics.py runs/demo/metrics.jsonl --output runs/demo/curve.png --title "DeepSpeech2 demo (CPU)"

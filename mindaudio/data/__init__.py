@@ -1,1 +1,2 @@
-"""Data: LibriSpeech preparation, manifests, features, augmentation, batching."""
+"""Data (NumPy, no MindSpore but for the dataset adapter): manifests, the audio loader, features, augmentation,
+utterances and batch plans."""

@@ -12,10 +12,12 @@ import logging
 
 import numpy as np
 
+from mindaudio.data import audio
 from mindaudio.data.augment import spec_augment
-from mindaudio.data.features import AudioError, load_audio, num_bins, num_frames, spectrogram
+from mindaudio.data.features import spectrogram
 from mindaudio.data.manifest import read_manifest
-from mindaudio.models.geometry import Geometry, ctc_min_frames
+from mindaudio.errors import AudioError
+from mindaudio.geometry import Geometry, ctc_min_frames, num_bins, num_frames
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +44,11 @@ PURPOSES = ("train", "validate", "eval")
 
 def audio_headers(paths, workers=8):
     """(sample rate, frames) read from each file's header, or the error message: cheap (no decoding)."""
-    import soundfile
-
     def info(path):
         try:
-            header = soundfile.info(path)
-            return header.samplerate, header.frames
-        except Exception as e:  # noqa: BLE001 - libsndfile raises several types
-            return " ".join(str(e).split())[:200]
+            return audio.info(path)[:2]
+        except AudioError as e:
+            return str(e)
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         return list(pool.map(info, paths))
 
@@ -64,7 +63,7 @@ def load_utterances(manifest_path, cfg, labels, purpose="train"):
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
     entries = read_manifest(manifest_path)
-    geometry = Geometry(cfg.model, num_bins(cfg.features))
+    geometry = Geometry.of(cfg)
     counts = collections.Counter(total=len(entries))
     unknown = collections.Counter()
     headers = audio_headers([e["audio_filepath"] for e in entries]) if purpose != "eval" else [None] * len(entries)
@@ -74,8 +73,8 @@ def load_utterances(manifest_path, cfg, labels, purpose="train"):
         if isinstance(header, str) or (header and header[0] != cfg.features.sample_rate):
             reason = "unreadable_audio" if isinstance(header, str) else "wrong_sample_rate"
             counts[reason] += 1
-            examples.setdefault(reason, f"{e['audio_filepath']}: " + (header if isinstance(header, str) else
-                                f"{header[0]} Hz, expected {cfg.features.sample_rate} (run the preparation script)"))
+            examples.setdefault(reason, header if isinstance(header, str) else f"{e['audio_filepath']}: "
+                                f"{header[0]} Hz, expected {cfg.features.sample_rate} (run the preparation script)")
             continue
         if header:
             real = header[1] / header[0]
@@ -187,7 +186,7 @@ def static_target_length(cfg):
     a transcript is longer. None under dynamic shapes (targets pad to the batch's longest)."""
     if cfg.train.dynamic_shapes:
         return None
-    geometry = Geometry(cfg.model, num_bins(cfg.features))
+    geometry = Geometry.of(cfg)
     return lambda t_pad, longest: int(16 * -(-max(int(geometry.output_frames(t_pad)) // 2, longest) // 16))
 
 
@@ -213,7 +212,7 @@ def load_batch(utts, cfg, rng=None):
     feats, tokens, kept, failures = [], [], [], {}
     for i, u in enumerate(utts):
         try:
-            f = spectrogram(load_audio(u.audio_filepath, cfg.features.sample_rate), cfg.features)
+            f = spectrogram(audio.read(u.audio_filepath, cfg.features.sample_rate), cfg.features)
         except AudioError as e:
             failures[i] = str(e)
             continue

@@ -10,14 +10,11 @@ Log power spectrogram: STFT with a ``window_ms`` window (n_fft = window length, 
   can be normalised as it arrives, with exactly the values the whole utterance gets (``RunningNorm``);
 - ``none``.
 
-NumPy only.
+Frame and bin counts come from ``mindaudio.geometry``, audio from ``mindaudio.data.audio``. NumPy only.
 """
 import numpy as np
-import soundfile
 
-
-class AudioError(ValueError):
-    """An audio file that cannot be used, with the path and the reason."""
+from mindaudio.geometry import frame_params, num_bins
 
 
 def _window(name, length):
@@ -30,22 +27,6 @@ def _window(name, length):
     raise ValueError(f"unknown window {name!r}")
 
 
-def frame_params(feat_cfg):
-    """(n_fft, hop) in samples."""
-    n_fft = int(round(feat_cfg.sample_rate * feat_cfg.window_ms / 1000))
-    hop = int(round(feat_cfg.sample_rate * feat_cfg.hop_ms / 1000))
-    return n_fft, hop
-
-
-def num_bins(feat_cfg):
-    return frame_params(feat_cfg)[0] // 2 + 1
-
-
-def num_frames(num_samples, feat_cfg):
-    """Frames the spectrogram of ``num_samples`` samples has (centred framing)."""
-    return 1 + num_samples // frame_params(feat_cfg)[1]
-
-
 def log_power(frames, feat_cfg):
     """frames: [T, n_fft] samples (float64) → [T, F] log power, each frame on its own."""
     n_fft = frames.shape[1]
@@ -54,7 +35,7 @@ def log_power(frames, feat_cfg):
 
 
 def spectrogram(audio, feat_cfg):
-    """audio: [S] float → features: [F, T] float32, F = n_fft // 2 + 1, T = 1 + S // hop."""
+    """audio: [S] float → features: [F, T] float32, F = ``geometry.num_bins``, T = ``geometry.num_frames(S)``."""
     n_fft, hop = frame_params(feat_cfg)
     audio = np.asarray(audio, dtype=np.float64)
     padded = np.pad(audio, n_fft // 2)
@@ -91,29 +72,3 @@ class RunningNorm:
         mean = totals / counts
         std = np.sqrt(np.maximum(squares / counts - mean ** 2, 0.0))
         return (feats - mean[:, None]) / (std[:, None] + 1e-5)
-
-
-def load_audio(path, sample_rate):
-    """Read a mono file at ``sample_rate`` as float32 in [-1, 1]. Training data must already be at that rate."""
-    try:
-        audio, sr = soundfile.read(path, dtype="float32", always_2d=True)
-    except Exception as e:  # soundfile raises several types for missing/corrupt files
-        raise AudioError(f"cannot read audio {path}: {e}") from None
-    if sr != sample_rate:
-        raise AudioError(f"{path}: sample rate {sr} Hz, expected {sample_rate} Hz (run the preparation script)")
-    if audio.shape[0] == 0:
-        raise AudioError(f"{path}: empty audio")
-    return audio.mean(axis=1)
-
-
-def load_any_audio(path, sample_rate):
-    """Read wav/flac/... at any rate and channel count; mix down to mono and resample to ``sample_rate``."""
-    try:
-        audio, sr = soundfile.read(path, dtype="float32", always_2d=True)
-    except Exception as e:
-        raise AudioError(f"cannot read audio {path}: {e}") from None
-    audio = audio.mean(axis=1)
-    if sr != sample_rate:
-        import librosa
-        audio = librosa.resample(audio, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
-    return audio.astype(np.float32)

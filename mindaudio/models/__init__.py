@@ -1,1 +1,1 @@
-"""Networks. Only this package, the dataset adapter, training and distributed setup import MindSpore."""
+"""The network (MindSpore): DeepSpeech2 and its layers, its streaming step, and its analytic cost (pure Python)."""

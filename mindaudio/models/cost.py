@@ -1,7 +1,7 @@
 """Analytic cost of DeepSpeech2: FLOPs (multiply-adds count as 2 FLOPs; element-wise work is ignored as it is
 small next to the matrix products; a training step is counted as 3× the forward pass, backward ≈ 2× forward).
 Shapes come from :class:`~mindaudio.models.geometry.Geometry`. Pure Python."""
-from mindaudio.models.geometry import Geometry
+from mindaudio.geometry import Geometry
 
 
 def forward_flops_by_part(model_cfg, batch, frames, num_features=161, num_classes=29):
@@ -110,28 +110,3 @@ def frame_budget(model_cfg, memory_gib, device_target="Ascend", fp16=True, reser
     budget = max(0, int(usable * safety / per_frame))
     step = 10000 if budget >= 100000 else 1000
     return max(step, budget // step * step)
-
-
-def main():
-    """Print the memory estimate of deepspeech2.yaml's network for the Ascend cards (README table)."""
-    import argparse
-    import os
-    from mindaudio.config import load_config
-    p = argparse.ArgumentParser(description="memory estimate of a training step (see memory_estimate)")
-    p.add_argument("-c", "--config", default=os.path.join(os.path.dirname(__file__), "..", "..", "deepspeech2.yaml"))
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--frames", type=int, nargs="+", default=[1250, 2500, 3500])
-    args = p.parse_args()
-    model = load_config(args.config).model
-    print(f"parameters: {parameter_count(model):,}")
-    for gib in (32, 64):
-        print(f"{gib} GiB Ascend card: frame budget {frame_budget(model, gib):,} padded frames per batch")
-    for frames in args.frames:
-        for batch in sorted({args.batch, max(1, frame_budget(model, 32) // frames)}):
-            est = memory_estimate(model, batch, frames)
-            parts = ", ".join(f"{k} {v / 2 ** 30:.2f}" for k, v in est.items())
-            print(f"B={batch} T={frames} ({batch * frames:,} frames): total {sum(est.values()) / 2 ** 30:.1f} GiB ({parts})")
-
-
-if __name__ == "__main__":
-    main()

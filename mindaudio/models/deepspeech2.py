@@ -11,8 +11,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from mindaudio.data.features import num_bins
-from mindaudio.models.geometry import Geometry, conv_out_size
+from mindaudio.geometry import Geometry, conv_out_size, num_bins
 from mindaudio.models.layers import Conv2d, ReverseWithinLengths
 
 
@@ -34,11 +33,24 @@ class ConvBlock(nn.Cell):
         self.bn = nn.BatchNorm2d(spec.out_channels, momentum=0.9)
         self.relu_clip = relu_clip
 
+    def activate(self, y):
+        """BatchNorm, then the clipped ReLU: y [B, C, F', T'] (convolution output) → same shape."""
+        return ops.clamp(self.bn(y), 0.0, self.relu_clip)
+
     def construct(self, x, lengths):
-        y = ops.clamp(self.bn(self.conv(x)), 0.0, self.relu_clip)
+        y = self.activate(self.conv(x))
         lengths = conv_out_size(lengths, self.time_kernel, self.time_stride, self.time_padding)
         mask = length_mask(lengths, y[:, 0, 0, :])
         return y * mask.reshape(mask.shape[0], 1, 1, -1), lengths
+
+    def unpadded_in_time(self):
+        """This block's convolution without time padding, sharing its weight: for a stream, whose cache of earlier
+        frames stands in for the padding."""
+        spec = self.spec
+        conv = Conv2d(spec.in_channels, spec.out_channels, spec.kernel, spec.stride, (spec.padding[0], 0, 0),
+                      self.conv.fast_cpu)
+        conv.weight = self.conv.weight
+        return conv
 
 
 class BiLSTM(nn.Cell):
@@ -67,6 +79,11 @@ class ForwardLSTM(nn.Cell):
         forward, _ = self.fwd(x)
         return forward * mask.astype(forward.dtype)
 
+    def step(self, x, h, c):
+        """Continue from state (h, c) [1, B, H]: x [T, B, D] → (y [T, B, H], h, c)."""
+        y, (h, c) = self.fwd(x, (h, c))
+        return y, h, c
+
 
 class Lookahead(nn.Cell):
     """The DS2 paper's row (lookahead) convolution: y[t] = Σ_k w[k] ⊙ x[t + k] for k = 0..context, each channel its
@@ -93,6 +110,12 @@ class Lookahead(nn.Cell):
         x = x * mask.astype(x.dtype)
         padded = ops.concat((x, ops.zeros((self.context, x.shape[1], x.shape[2]), x.dtype)), axis=0)
         return self.window_sum(padded, x.shape[0])
+
+    def step(self, cache, x):
+        """A stream's next frames: cache [context, B, H] (the last inputs) and x [m, B, H] → (y [m, B, H] for the
+        frames ``context`` steps back, the new cache)."""
+        joined = ops.concat((cache, x), axis=0)
+        return self.window_sum(joined, x.shape[0]), joined[x.shape[0]:]
 
 
 class DeepSpeech2(nn.Cell):
@@ -122,15 +145,22 @@ class DeepSpeech2(nn.Cell):
     def construct(self, feats, lengths):
         x, lengths = self.conv1(feats, lengths)
         x, lengths = self.conv2(x, lengths)
-        b, c, f, t = x.shape
-        x = x.reshape(b, c * f, t).transpose(2, 0, 1)           # [T', B, C·F']
+        x = self.to_sequence(x)
         mask = length_mask(lengths, x[:, :, 0].transpose(1, 0)).transpose(1, 0).expand_dims(-1)  # [T', B, 1]
         for rnn in self.rnns:
             x = rnn(x, lengths, mask)
         if self.lookahead is not None:
             x = self.lookahead(x, mask)
-        logits = self.fc(x).astype(ms.float32)                   # fp32 for log-softmax and CTC under AMP
-        return ops.log_softmax(logits, axis=-1), lengths
+        return self.project(x), lengths
+
+    def to_sequence(self, x):
+        """Convolution output [B, C, F', T'] → the LSTMs' input [T', B, C·F']."""
+        b, c, f, t = x.shape
+        return x.reshape(b, c * f, t).transpose(2, 0, 1)
+
+    def project(self, x):
+        """x [T', B, H] → log-probabilities [T', B, C], in fp32 for log-softmax and CTC under AMP."""
+        return ops.log_softmax(self.fc(x).astype(ms.float32), axis=-1)
 
 
 class CTCLossCell(nn.Cell):

@@ -1,1 +1,2 @@
-"""Training: learning-rate schedule, the train step, checkpoints and the loop."""
+"""Training: the loop, the train step, the learning-rate schedule, validation, the dry run, callbacks and the
+data-parallel launch (``launch`` imports no MindSpore: it must run before MindSpore is imported)."""

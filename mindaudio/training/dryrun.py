@@ -12,14 +12,18 @@ import time
 
 import numpy as np
 
-from mindaudio import distributed
+import mindspore as ms
+
 from mindaudio.data.dataset import epoch_plan, frame_multiple, load_utterances, padded, static_target_length
-from mindaudio.data.features import num_bins, num_frames
-from mindaudio.data.manifest import ManifestError
 from mindaudio.device import peak_memory_mb, set_device
+from mindaudio.errors import ManifestError
+from mindaudio.geometry import Geometry, num_bins, num_frames
 from mindaudio.models.cost import device_bytes
-from mindaudio.models.geometry import Geometry
+from mindaudio.models.deepspeech2 import build_model
 from mindaudio.text import Labels
+from mindaudio.training import collectives, launch
+from mindaudio.training.loop import resolve_frame_budget
+from mindaudio.training.step import build_train_step
 
 log = logging.getLogger("mindaudio.train")
 
@@ -52,9 +56,8 @@ def plan_shapes(cfg, world_size):
 
 def random_batch(cfg, b, t, s, rng):
     """Random features at full length and CTC-feasible random targets (no repeated neighbours)."""
-    import mindspore as ms
     classes = len(cfg.text.alphabet) + 1
-    feasible = int(Geometry(cfg.model, num_bins(cfg.features)).output_frames(t))
+    feasible = int(Geometry.of(cfg).output_frames(t))
     s_used = max(1, min(s, feasible))
     targets = np.zeros((b, s), np.int32)
     for row in targets:
@@ -65,12 +68,9 @@ def random_batch(cfg, b, t, s, rng):
 
 def dry_run(cfg):
     """Compile and run the largest and smallest batch shapes; returns the JSON-able result (printed by rank 0)."""
-    from mindaudio.models.deepspeech2 import build_model
-    from mindaudio.training.loop import resolve_frame_budget
-    from mindaudio.training.step import build_train_step
-    set_device(cfg.train.device_target, distributed.device_id(cfg.train.device_target, cfg.train.device_id),
+    set_device(cfg.train.device_target, launch.device_id(cfg.train.device_target, cfg.train.device_id),
                cfg.train.dynamic_shapes)
-    rank, size = distributed.setup()
+    rank, size = collectives.setup()
     resolve_frame_budget(cfg, size)
     largest, smallest, source = plan_shapes(cfg, size)
     log.info("dry run on %d rank(s): largest batch %s, smallest %s (B, T, S; from the %s)", size, largest,
@@ -99,8 +99,6 @@ def main(cfg):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S",
                         stream=sys.stderr)
     result = dry_run(cfg)
-    if distributed.is_distributed():
-        from mindspore.communication import get_rank
-        if get_rank() != 0:
-            return
+    if launch.is_distributed() and collectives.get_rank() != 0:
+        return
     print(json.dumps(result), flush=True)

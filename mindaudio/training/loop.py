@@ -13,16 +13,17 @@ import time
 import numpy as np
 import mindspore as ms
 
-from mindaudio import checkpoint, distributed
-from mindaudio.cli import DataError
+from mindaudio import checkpoint
 from mindaudio.config import save_config, to_dict
 from mindaudio.data.dataset import BatchSource, epoch_plan, is_unreadable_batch, load_utterances, make_dataset
-from mindaudio.data.manifest import atomic_write_text
-from mindaudio.device import memory_gib, set_device
+from mindaudio.device import memory_gib, set_device, usable_cores
+from mindaudio.errors import CheckpointError, DataError
+from mindaudio.fileio import atomic_write
 from mindaudio.models.cost import frame_budget
 from mindaudio.models.deepspeech2 import build_model
 from mindaudio.text import Labels
-from mindaudio.training import hooks as test_hooks
+from mindaudio.training import callbacks as test_callbacks
+from mindaudio.training import collectives, launch
 from mindaudio.training.schedule import lr_at
 from mindaudio.training.step import build_train_step
 from mindaudio.training.validation import EvalCell, validate
@@ -50,10 +51,7 @@ def setup_logging(run_dir, rank):
 
 def usable_workers(requested):
     """Feature workers per rank: at most the cores this process may use (MindSpore refuses more)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
+    cores = usable_cores()
     if requested > cores:
         log.info("data.num_workers=%d but this machine has %d core(s): using %d feature workers", requested,
                  cores, cores)
@@ -65,10 +63,10 @@ def resolve_frame_budget(cfg, world_size=1):
     on every rank: rank 0's), written into ``cfg`` so that the run's config and checkpoints record it."""
     if cfg.data.max_frames_per_batch:
         return
-    gib = memory_gib(cfg.train.device_target, distributed.local_ranks())
+    gib = memory_gib(cfg.train.device_target, launch.local_ranks())
     budget = frame_budget(cfg.model, gib, cfg.train.device_target, cfg.train.mixed_precision)
     if world_size > 1:
-        budget = distributed.sync_from_rank0({}, [budget])[0]
+        budget = collectives.sync_from_rank0({}, [budget])[0]
     cfg.data.max_frames_per_batch = budget
     log.info("data.max_frames_per_batch: %d padded frames per batch (memory estimate for %.0f GiB of %s memory)",
              budget, gib, cfg.train.device_target)
@@ -89,7 +87,7 @@ class MetricsWriter:
                         continue
                     if record.get("step", 0) <= resume_step:
                         self.records.append(record)
-            atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in self.records))
+            atomic_write(path, "".join(json.dumps(r) + "\n" for r in self.records))
         elif resume_step is None and os.path.exists(path):
             os.remove(path)
 
@@ -115,8 +113,8 @@ def find_resume(cfg, manager):
     spec = cfg.train.resume
     if not spec:
         if manager.step_files():
-            raise RuntimeError(f"{manager.dir} already holds checkpoints of another run: continue it with "
-                               "-o train.resume=auto, or choose a new train.output_dir")
+            raise CheckpointError(f"{manager.dir} already holds checkpoints of another run: continue it with "
+                                  "-o train.resume=auto, or choose a new train.output_dir")
         return None
     if spec == "auto":
         found = manager.load_latest()
@@ -139,20 +137,20 @@ def check_same_data_order(meta, cfg, size, path):
     if int(meta.get("world_size", size)) != size:
         changed.append(f"ranks: {int(meta['world_size'])} → {size}")
     if changed:
-        raise RuntimeError(f"cannot resume mid-epoch from {path}: the batch order would differ ({'; '.join(changed)})."
-                           " Keep these settings, or resume from an epoch-end checkpoint.")
+        raise CheckpointError(f"cannot resume mid-epoch from {path}: the batch order would differ "
+                              f"({'; '.join(changed)}). Keep these settings, or resume from an epoch-end checkpoint.")
 
 
 class Trainer:
     """One training run described by a config: ``Trainer(cfg).run()``."""
 
-    def __init__(self, cfg, hooks=()):
-        self.cfg, self.hooks = cfg, list(hooks)
-        set_device(cfg.train.device_target, distributed.device_id(cfg.train.device_target, cfg.train.device_id),
+    def __init__(self, cfg, callbacks=()):
+        self.cfg, self.callbacks = cfg, list(callbacks)
+        set_device(cfg.train.device_target, launch.device_id(cfg.train.device_target, cfg.train.device_id),
                    cfg.train.dynamic_shapes)
         ms.set_seed(cfg.train.seed)
         np.random.seed(cfg.train.seed)
-        self.rank, self.size = distributed.setup()
+        self.rank, self.size = collectives.setup()
         setup_logging(cfg.train.output_dir, self.rank)
         resolve_frame_budget(cfg, self.size)
         self.labels = Labels.from_config(cfg.text)
@@ -178,9 +176,14 @@ class Trainer:
             self.eval_cell.set_inputs(*self.step.loss_cell.input_signature())
         self.state = checkpoint.training_state(self.network, self.step.optimizer, self.step.scaler)
         self.manager = checkpoint.CheckpointManager(cfg.train.output_dir, cfg.train.keep_checkpoints)
+        # the run's position and what it has measured so far (set by _restore, advanced by the epochs)
         self.epoch = self.batch_in_epoch = self.global_step = 0
         self.pending_validation = False
-        self.result = None
+        self.result = None                  # the last validation
+        self.metrics = None                 # metrics.jsonl (rank 0 only)
+        self.window = _new_window()         # the steps since the last metrics line
+        self.unreadable = 0                 # utterances left out of this epoch's batches
+        self.start_time, self.steps_run, self.train_s = time.time(), 0, 0.0
 
     def plan(self, epoch):
         return epoch_plan(self.utts, self.cfg, self.size, epoch)
@@ -213,7 +216,7 @@ class Trainer:
         pending = int(bool(resume) and self.batch_in_epoch == 0 and self.validation_due(self.epoch)
                       and not self.metrics.validated(self.global_step))
         if self.size > 1:
-            self.epoch, self.batch_in_epoch, self.global_step, pending = distributed.sync_from_rank0(
+            self.epoch, self.batch_in_epoch, self.global_step, pending = collectives.sync_from_rank0(
                 self.state, [self.epoch, self.batch_in_epoch, self.global_step, pending])
             log.info("rank %d of %d: state of rank 0 %s, epoch %d, batch %d, step %d", self.rank, self.size,
                      "sent to every rank" if self.rank == 0 else "received", self.epoch, self.batch_in_epoch,
@@ -229,8 +232,8 @@ class Trainer:
     def run(self):
         """Train (or resume) to ``train.epochs``; returns the last validation result (or None)."""
         self._restore()
-        for hook in self.hooks:
-            getattr(hook, "on_start", lambda *a: None)(self.rank, self.state)
+        for callback in self.callbacks:
+            callback.on_start(self.rank, self.state)
         if self.pending_validation:
             log.info("the checkpoint of step %d ended epoch %d before its validation: validating now",
                      self.global_step, self.epoch - 1)
@@ -241,8 +244,8 @@ class Trainer:
             self._train_epoch()
             self.epoch, self.batch_in_epoch = self.epoch + 1, 0
             self._end_epoch()
-        for hook in self.hooks:
-            getattr(hook, "on_end", lambda *a: None)(self.rank, self.state)
+        for callback in self.callbacks:
+            callback.on_end(self.rank, self.state)
         if self.rank == 0:
             log.info("training finished: %d steps in %s", self.global_step, _hms(time.time() - self.start_time))
         return self.result
@@ -262,8 +265,8 @@ class Trainer:
             now = time.time()
             self.global_step += 1
             self.steps_run += 1
-            for hook in self.hooks:
-                getattr(hook, "after_step", lambda *a: None)(self.rank, self.global_step, self.state)
+            for callback in self.callbacks:
+                callback.after_step(self.rank, self.global_step, self.state)
             self.unreadable += len(batches[index]) - (0 if is_unreadable_batch(x) else len(xl))
             w = self.window
             if finite:
@@ -320,15 +323,15 @@ class Trainer:
         """Called by every rank at the same steps. BatchNorm's moving statistics are per rank: each checkpoint holds
         their mean over the ranks, and every rank continues from it (so a resumed run equals an uninterrupted one)."""
         if self.size > 1:
-            distributed.average_over_ranks([p for n, p in self.state.items() if "moving_" in n])
+            collectives.average_over_ranks([p for n, p in self.state.items() if "moving_" in n])
         if self.rank == 0:
             self.manager.save(self.state, meta)
 
     def _end_epoch(self):
         """Checkpoint first (nothing of the epoch is lost if validation fails), then validation."""
         self._save(self.meta(self.epoch, 0))
-        for hook in self.hooks:
-            getattr(hook, "before_validation", lambda *a: None)(self.rank, self.epoch)
+        for callback in self.callbacks:
+            callback.before_validation(self.rank, self.epoch)
         if self.validation_due(self.epoch):
             self._validate(self.epoch)
 
@@ -353,9 +356,9 @@ def _new_window():
     return {"loss": [], "grad_norm": [], "clipped": 0, "skipped": 0, "utts": 0, "audio": 0.0, "time": 0.0}
 
 
-def train(cfg, hooks=None):
+def train(cfg, callbacks=None):
     """Run (or resume) the training described by ``cfg``. Returns the last validation result (or None)."""
-    return Trainer(cfg, test_hooks.from_env() if hooks is None else hooks).run()
+    return Trainer(cfg, test_callbacks.from_env() if callbacks is None else callbacks).run()
 
 
 def _bar(fraction, width=20):

@@ -12,6 +12,9 @@ import os
 import mindspore as ms
 from mindspore import amp, nn, ops
 
+from mindaudio.models.deepspeech2 import CTCLossCell
+from mindaudio.training.schedule import build_optimizer
+
 
 def _square_sum(g):
     return ops.reduce_sum(ops.square(g.astype(ms.float32)))
@@ -94,11 +97,10 @@ class TrainStep(nn.Cell):
 
 
 def build_train_step(cfg, network, total_steps, world_size=1, step_class=TrainStep, steps_per_epoch=1):
-    """The train step of ``cfg`` for ``network``: CTC loss, optimizer with the warm-up + cosine schedule over
-    ``total_steps`` (``steps_per_epoch`` for the exponential schedule), gradient averaging over ``world_size`` ranks, compiled for dynamic shapes unless
+    """The train step of ``cfg`` for ``network``: CTC loss, optimizer with the schedule over ``total_steps``
+    (``steps_per_epoch`` for the exponential schedule), gradient averaging over ``world_size`` ranks, compiled for
+    dynamic shapes unless
     ``train.dynamic_shapes`` is false. Used by the training loop, the dry run, the benchmarks and the tests."""
-    from mindaudio.models.deepspeech2 import CTCLossCell
-    from mindaudio.training.schedule import build_optimizer
     loss_cell = CTCLossCell(network, cfg.text.blank_index)
     optimizer = build_optimizer(network.trainable_params(), cfg.train, total_steps, steps_per_epoch)
     step = step_class(loss_cell, optimizer, cfg.train, world_size)

@@ -7,10 +7,10 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from mindaudio import distributed
 from mindaudio.data.dataset import eval_batches
 from mindaudio.decoding import greedy_decode
 from mindaudio.metrics import ErrorRate
+from mindaudio.training import collectives
 
 log = logging.getLogger("mindaudio.train")
 
@@ -47,8 +47,8 @@ def validate(eval_cell, utts, cfg, labels, rank=0, size=1):
     eval_cell.set_train(True)
     counts = np.array([*errors.totals().values(), unreadable, loss_count], dtype=np.int64)
     if size > 1:
-        counts = distributed.all_reduce_sum(counts)
-        loss_sum = float(distributed.all_reduce_sum(np.array([loss_sum], np.float32))[0])
+        counts = collectives.all_reduce_sum(counts)
+        loss_sum = float(collectives.all_reduce_sum(np.array([loss_sum], np.float32))[0])
     totals = ErrorRate.from_totals(dict(zip(errors.totals(), counts[:-2].tolist())))
     unreadable, loss_count = int(counts[-2]), int(counts[-1])
     return {"val_loss": loss_sum / loss_count if loss_count else float("nan"), "val_wer": totals.wer,

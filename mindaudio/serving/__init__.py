@@ -1,0 +1,1 @@
+"""The transcription server: an HTTP and websocket API and its web page (FastAPI)."""

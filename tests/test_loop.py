@@ -1,0 +1,155 @@
+"""The training loop: exact resume after SIGKILL (also between an epoch's checkpoint and its validation), the
+guards on resuming, feature workers, and the dry run."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from mindaudio import checkpoint
+from mindaudio.config import Config
+from tests.helpers import DEMO, REPO, TINY_MODEL, overrides
+
+
+def _train_cmd(demo_data, out_dir, *extra):
+    return [sys.executable, os.path.join(REPO, "train.py"), "-c", DEMO,
+            *overrides(f"data.train_manifest={demo_data['train_small']}", f"data.val_manifest={demo_data['val_small']}",
+                       f"train.output_dir={out_dir}", *TINY_MODEL, "train.epochs=2", "train.batch_size=4",
+                       "train.log_every=2", "train.ckpt_every=3", "train.keep_checkpoints=2", "data.num_workers=1"),
+            *extra]
+
+
+def _final_weights(run_dir):
+    ckpts = sorted(f for f in os.listdir(os.path.join(run_dir, "checkpoints")) if f.startswith("step_"))
+    params, meta = checkpoint.load(os.path.join(run_dir, "checkpoints", ckpts[-1]))
+    return {k: v.asnumpy() for k, v in params.items()}, meta
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(demo_data, tmp_path_factory):
+    """The reference run: 2 epochs of 12 steps, validated at steps 12 and 24."""
+    full = tmp_path_factory.mktemp("full")
+    subprocess.run(_train_cmd(demo_data, full), check=True, capture_output=True)
+    return full
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_uninterrupted_run(demo_data, uninterrupted, tmp_path):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    full = uninterrupted
+    records = [json.loads(line) for line in open(full / "metrics.jsonl")]
+    train_records = [r for r in records if "loss" in r]
+    val_records = [r for r in records if "val_wer" in r]
+    assert len(val_records) == 2 and train_records[-1]["step"] == 24     # 48 utterances / 4 × 2 epochs
+    for key in ("step", "epoch", "loss", "lr", "grad_norm", "step_time", "utterances_per_s", "audio_s_per_s"):
+        assert key in train_records[0]
+    for key in ("val_loss", "val_wer", "val_cer"):
+        assert np.isfinite(val_records[-1][key])
+    assert os.path.exists(full / "config.yaml") and os.path.exists(full / "checkpoints" / "best.ckpt")
+    # the newest 2 (train.keep_checkpoints) and those of the best validations (train.keep_best): epoch ends 12, 24
+    assert sorted(f for f in os.listdir(full / "checkpoints") if f.startswith("step_")) == \
+        ["step_000000012.ckpt", "step_000000021.ckpt", "step_000000024.ckpt"]
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_train_cmd(demo_data, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
+    ckpts = killed / "checkpoints"                                 # kill after step 15, mid-epoch 1 (12 steps/epoch)
+    deadline = time.time() + 300
+    while not (ckpts.exists() and any(f.name >= "step_000000015" for f in ckpts.glob("step_*.ckpt"))) \
+            and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before the checkpoint this test kills after"
+    assert not (killed / "checkpoints" / "step_000000024.ckpt").exists()
+    subprocess.run(_train_cmd(demo_data, killed, "-o", "train.resume=auto"), check=True, capture_output=True,
+                   env=env)
+    want, want_meta = _final_weights(full)
+    got, got_meta = _final_weights(killed)
+    assert got_meta["global_step"] == want_meta["global_step"] == 24
+    assert set(got) == set(want)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-6, err_msg=name)
+    resumed = [json.loads(line) for line in open(killed / "metrics.jsonl")]
+    assert [r["step"] for r in resumed if "loss" in r] == [r["step"] for r in train_records]
+
+
+@pytest.mark.slow
+def test_a_validation_killed_before_it_ran_is_run_on_resume(demo_data, uninterrupted, tmp_path):
+    """SIGKILL right after the checkpoint that ends epoch 1, before its validation: the resumed run validates that
+    checkpoint first, so metrics.jsonl and best.ckpt are those of the uninterrupted run."""
+    run = tmp_path / "run"
+    proc = subprocess.run(_train_cmd(demo_data, run), capture_output=True,
+                          env=dict(os.environ, MINDAUDIO_TEST_KILL_BEFORE_VALIDATION="1"))
+    assert proc.returncode == -signal.SIGKILL
+    assert (run / "checkpoints" / "step_000000012.ckpt").exists()
+    assert not any("val_wer" in json.loads(line) for line in open(run / "metrics.jsonl"))
+    resumed = subprocess.run(_train_cmd(demo_data, run, "-o", "train.resume=auto", "-o", "train.epochs=1"),
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "ended epoch 0 before its validation: validating now" in resumed.stderr
+    got = [json.loads(line) for line in open(run / "metrics.jsonl")]
+    want = [json.loads(line) for line in open(uninterrupted / "metrics.jsonl")]
+    strip = ("train_s", "step_time", "utterances_per_s", "audio_s_per_s")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in got] == \
+        [{k: v for k, v in r.items() if k not in strip} for r in want if r["step"] <= 12]
+    best, meta = checkpoint.load(str(run / "checkpoints" / "best.ckpt"))
+    assert meta["global_step"] == 12
+
+
+def test_fresh_run_refuses_a_run_directory_with_checkpoints(tmp_path):
+    from mindaudio.checkpoint import CheckpointManager
+    from mindaudio.training.loop import find_resume
+    cfg = Config()
+    manager = CheckpointManager(str(tmp_path), keep=2)
+    assert find_resume(cfg, manager) is None
+    open(os.path.join(manager.dir, "step_000000003.ckpt"), "wb").close()
+    with pytest.raises(RuntimeError, match="train.resume=auto"):
+        find_resume(cfg, manager)
+
+
+def test_mid_epoch_resume_refuses_a_different_batch_order():
+    from mindaudio.config import to_dict
+    from mindaudio.training.loop import check_same_data_order
+    saved = Config()
+    meta = {"batch_in_epoch": 3, "world_size": 1, "config": json.dumps(to_dict(saved))}
+    check_same_data_order(meta, Config(), 1, "x.ckpt")                       # same settings: fine
+    changed = Config()
+    changed.train.batch_size = 8
+    with pytest.raises(RuntimeError, match="train.batch_size: 64 → 8"):
+        check_same_data_order(meta, changed, 1, "x.ckpt")
+    with pytest.raises(RuntimeError, match="ranks: 1 → 2"):
+        check_same_data_order(meta, Config(), 2, "x.ckpt")
+    check_same_data_order(dict(meta, batch_in_epoch=0), changed, 2, "x.ckpt")  # epoch boundary: a new plan is fine
+
+
+def test_feature_workers_never_exceed_the_cores(caplog):
+    import logging
+    from mindaudio.training.loop import usable_workers
+    cores = len(os.sched_getaffinity(0))
+    with caplog.at_level(logging.INFO):
+        assert usable_workers(cores + 6) == cores
+    assert f"data.num_workers={cores + 6} but this machine has {cores} core(s)" in caplog.text
+    assert usable_workers(1) == 1
+
+
+@pytest.mark.slow
+def test_dry_run_with_static_shapes(demo_data, tmp_path):
+    """train.py --dry-run with train.dynamic_shapes=false: one graph for the largest batch shape of the plan and one
+    for the smallest, both padded to data.static_pad_multiple; one JSON line; nothing written."""
+    out_dir = tmp_path / "never_written"
+    proc = subprocess.run(_train_cmd(demo_data, out_dir, "-o", "train.dynamic_shapes=false", "-o",
+                                     f"data.train_manifest={demo_data['val_small']}", "--dry-run"),   # 0.6-5 s long
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["largest_batch"][1] > result["smallest_batch"][1]
+    assert result["dynamic_shapes"] is False and result["graphs_compiled"] == 2 and result["ranks"] == 1
+    assert result["largest_batch"][1] % 256 == 0 and result["smallest_batch"][1] % 256 == 0
+    assert result["shapes_from"] == "manifest" and result["finite_steps"] == 3
+    assert set(result) >= {"compile_s", "step_s", "peak_memory_mb", "estimated_memory_mb"}
+    assert not out_dir.exists()
