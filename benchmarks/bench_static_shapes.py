@@ -18,16 +18,6 @@ import numpy as np
 from common import config, emit, machine
 
 
-def librispeech_frames(n=281_241, seed=0):
-    """Utterance lengths in frames shaped like LibriSpeech's training set: most between 10 and 17 s, a tail to 35 s
-    and a few short ones; mean 12.3 s."""
-    rng = np.random.default_rng(seed)
-    seconds = np.concatenate([rng.normal(14.6, 2.2, int(n * 0.8)), rng.uniform(1, 35, n - int(n * 0.8))])
-    seconds = np.clip(seconds, 1.0, 35.0)
-    seconds *= 12.3 / seconds.mean()
-    return (np.clip(seconds, 1.0, 35.0) * 100).astype(int) + 1
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=["full", "demo"], default="full")
@@ -41,11 +31,12 @@ def main():
     from mindaudio.data.dataset import batch_plan, frame_multiple, padded, static_target_length
     from mindaudio.geometry import num_frames
     from mindaudio.data.manifest import read_manifest
+    from mindaudio.training.dryrun import librispeech_960h_frames
     cfg = config(args.model, overrides=["train.dynamic_shapes=false", f"data.max_frames_per_batch={args.budget}"])
     if args.manifest:
         frames = np.array([num_frames(int(e["duration"] * 16000), cfg.features) for e in read_manifest(args.manifest)])
     else:
-        frames = librispeech_frames()
+        frames = librispeech_960h_frames()
     multiple, width = frame_multiple(cfg), static_target_length(cfg)
     plan = batch_plan(frames, cfg.train.batch_size, args.ranks, 0, 0, True, cfg.data.max_frames_per_batch, multiple)
     shapes = {}

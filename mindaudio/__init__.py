@@ -12,10 +12,14 @@ import os as _os
 
 __version__ = "0.3.0"
 
-# MindSpore's log kept to errors (set before MindSpore is imported): its warnings about this project's graphs are known
-# and harmless ("side effect nodes were eliminated by mistake" for the CPU convolution, "'FusedSparseAdam' is
-# deprecated", the cluster's connection retries while ranks start). MINDAUDIO_VERBOSE=1, or the user's GLOG_v, keeps them.
-if not _os.environ.get("MINDAUDIO_VERBOSE"):
+# On a machine without Ascend's toolkit, MindSpore's log is kept to errors (set before MindSpore is imported): its
+# warnings about this project's CPU graphs are known and harmless ("side effect nodes were eliminated by mistake" for
+# the CPU convolution, "'FusedSparseAdam' is deprecated", the cluster's connection retries while ranks start). Where
+# CANN is set up (its set_env.sh exports ASCEND_HOME_PATH or ASCEND_TOOLKIT_HOME), MindSpore's own default stays:
+# CANN's warnings about online compiles and AI-CPU fallbacks are what a user there needs to see.
+# MINDAUDIO_VERBOSE=1, or the user's GLOG_v, keeps every warning anywhere.
+_CANN = any(_os.environ.get(k) for k in ("ASCEND_HOME_PATH", "ASCEND_TOOLKIT_HOME", "ASCEND_OPP_PATH"))
+if not _os.environ.get("MINDAUDIO_VERBOSE") and not _CANN:
     _os.environ.setdefault("GLOG_v", "3")
 __all__ = ["Recognizer", "Transcript", "Word"]
 

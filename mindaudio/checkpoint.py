@@ -5,6 +5,7 @@ Every file is written to a temporary name and renamed, so a crash or a full disk
 corrupt file under a checkpoint's name, and never costs an earlier checkpoint. Used by training and by every
 inference tool; imports nothing of ``mindaudio.training``.
 """
+import binascii
 import contextlib
 import glob
 import json
@@ -20,7 +21,8 @@ from mindaudio.fileio import atomic_path, is_no_space
 
 log = logging.getLogger(__name__)
 
-META_KEYS = ("epoch", "batch_in_epoch", "global_step", "best_wer", "world_size", "config", "averaged_from")
+META_KEYS = ("epoch", "batch_in_epoch", "global_step", "best_wer", "best_cer", "world_size", "config",
+             "averaged_from")
 
 
 def training_state(network, optimizer=None, scaler=None):
@@ -43,7 +45,8 @@ def save(path, state, meta):
     try:
         with atomic_path(path) as tmp:
             try:
-                ms.save_checkpoint([{"name": n, "data": p} for n, p in state.items()], tmp, append_dict=dict(meta))
+                ms.save_checkpoint([{"name": n, "data": p} for n, p in state.items()], tmp, append_dict=dict(meta),
+                                   crc_check=True)
             finally:
                 with contextlib.suppress(OSError):          # the temporary MindSpore writes first, if left
                     os.remove(os.path.splitext(tmp)[0] + ".tmp")
@@ -54,14 +57,53 @@ def save(path, state, meta):
         raise CheckpointError(f"cannot write checkpoint {path}: {' '.join(str(e).split())[:300]}") from None
 
 
-def load(path):
-    """→ (name → Parameter, meta dict). Raises CheckpointError with the path on an unreadable file."""
+CRC_MARKER = b"crc_num"          # MindSpore's checksum trailer: b"crc_num" + CRC-32 of the rest, 10 bytes big-endian
+
+
+def verify(path):
+    """Check a checkpoint's checksum (CRC-32 of everything before MindSpore's trailer) before anything parses it: a
+    corrupted file is refused here, because MindSpore's parser may crash the process on one. Returns False for a file
+    without a checksum (written before mindaudio 0.3), which cannot be verified."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
+    crc = 0
+    size = os.path.getsize(path)
+    if size < 17:
+        raise CheckpointError(f"cannot read checkpoint {path}: {size} bytes is too short for a checkpoint")
+    with open(path, "rb") as f:
+        f.seek(size - 17)
+        trailer = f.read(17)
+        if trailer[:7] != CRC_MARKER:
+            if sum(bin(a ^ b).count("1") for a, b in zip(trailer[:7], CRC_MARKER)) > 4:
+                return False                               # no checksum (an older file)
+            raise CheckpointError(f"checkpoint {path} is corrupted: its checksum trailer is damaged; use another "
+                                  "checkpoint")
+        f.seek(0)
+        left = size - 17
+        while left:
+            block = f.read(min(left, 1 << 24))
+            crc = binascii.crc32(block, crc)
+            left -= len(block)
+    if crc != int.from_bytes(trailer[7:], "big"):
+        raise CheckpointError(f"checkpoint {path} is corrupted: its checksum does not match its contents (the file "
+                              "changed after it was written); use another checkpoint")
+    return True
+
+
+def _read(path, **kwargs):
+    """MindSpore's load, after :func:`verify`."""
+    if not verify(path):
+        log.warning("%s carries no checksum (written before mindaudio 0.3): loaded unverified", path)
     try:
-        params = ms.load_checkpoint(path)
+        return ms.load_checkpoint(path, **kwargs)
     except Exception as e:  # noqa: BLE001 - MindSpore raises several types for unreadable files
         raise CheckpointError(f"cannot read checkpoint {path}: {' '.join(str(e).split())[:300]}") from None
+
+
+def load(path):
+    """→ (name → Parameter, meta dict). Raises CheckpointError with the path on a missing, unreadable or corrupted
+    file."""
+    params = _read(path)
     meta = {}
     for key in META_KEYS:
         if key in params:
@@ -71,11 +113,8 @@ def load(path):
 
 
 def stored_config(path):
-    """The config dict a checkpoint's metadata holds (training writes it), or None; reads nothing else."""
-    try:
-        params = ms.load_checkpoint(path, choice_func=lambda name: name == "config")
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"cannot read checkpoint {path}: {' '.join(str(e).split())[:300]}") from None
+    """The config dict a checkpoint's metadata holds (training writes it), or None; checks the checksum."""
+    params = _read(path, choice_func=lambda name: name == "config")
     value = params.get("config")
     if value is None:
         return None

@@ -5,6 +5,7 @@ Ascend 910A compiles graphs with GE (jit_level O2) by default, which does not ta
 """
 import logging
 import os
+import resource
 
 log = logging.getLogger(__name__)
 
@@ -27,27 +28,51 @@ def usable_cores():
 
 
 def memory_gib(device_target, local_ranks=1):
-    """Memory one rank may use: the Ascend card's (after the device is initialised), or on CPU the machine's
-    RAM shared by the ranks on it."""
+    """Memory one rank may use now: the Ascend card's free memory (after the device is initialised; its total if
+    that cannot be read), or on CPU the machine's available RAM (``MemAvailable``: free plus reclaimable caches)
+    shared by the ranks on this server, plus what this process already holds."""
     if device_target == "Ascend":
         try:
             import mindspore as ms
             ms.Tensor([1.0]) + 1                                 # initialise the device
-            total = ms.hal.get_device_properties(0).total_memory
-            if total:
-                return total / 2 ** 30
+            props = ms.hal.get_device_properties(0)
+            free = getattr(props, "free_memory", 0) or props.total_memory
+            if free:
+                return free / 2 ** 30
         except Exception as e:  # noqa: BLE001 - deprecated API; any failure means "unknown"
             log.warning("cannot read the card's memory (%s)", e)
         log.warning("assuming a 32 GB Ascend 910 card; set data.max_frames_per_batch to be sure")
         return 32.0
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return ram / max(1, local_ranks)
+    return available_ram_gib() / max(1, local_ranks) + rss_gib()
+
+
+def available_ram_gib():
+    """``MemAvailable`` of /proc/meminfo (the RAM a new allocation can get without swapping), else the total."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 2 ** 20
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+
+
+def rss_gib():
+    """This process's resident memory now."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 30
+    except OSError:
+        return 0.0
 
 
 def peak_memory_mb(device_target):
-    """Peak memory of this process so far: the device memory pool's on Ascend, the resident set size on CPU."""
+    """Peak memory of this process so far, in MB: on Ascend {"allocated", "reserved"} of the device memory pool
+    (reserved: what the pool took from the card, allocated: what tensors used of it); on CPU {"rss"}, the peak
+    resident set size."""
     if device_target == "Ascend":
         import mindspore as ms
-        return ms.runtime.max_memory_allocated() / 2 ** 20
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {"allocated": ms.runtime.max_memory_allocated() / 2 ** 20,
+                "reserved": ms.runtime.max_memory_reserved() / 2 ** 20}
+    return {"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

@@ -70,3 +70,16 @@ class ErrorRate:
     @property
     def cer_nospace(self):
         return 100.0 * self.char_edits_nospace / max(1, self.chars_nospace)
+
+
+def validation_key(row):
+    """How validation rows (``metrics.jsonl``) rank, lower first: by character error rate, which keeps falling while
+    a young or streaming model's word error rate sits at or above 100 % (WER 100 → 102 → 101 while CER falls 97 →
+    57), then by WER, then the later step. best.ckpt, the checkpoints kept for averaging and
+    ``mindaudio-average-checkpoints --best`` all use it."""
+    return (row["val_cer"], row["val_wer"], -row["step"])
+
+
+def is_scored(row):
+    """A validation row with scores (one that scored no utterance has none, and can never be the best)."""
+    return row.get("val_cer") is not None and row.get("val_wer") is not None

@@ -90,8 +90,9 @@ case "$launcher" in
       [[ -f "$hostfile" ]] || { echo "no host file $hostfile" >&2; exit 2; }
       servers=$(grep -cvE '^[[:space:]]*(#|$)' "$hostfile")
       cmd+=(-np $((servers * nproc)) --hostfile "$hostfile" --map-by "ppr:${nproc}:node")
-      # ranks on other servers get only the variables named here: the toolchain's, MindSpore's and CANN's
-      for var in $(compgen -e | grep -E '^(PATH|LD_LIBRARY_PATH|PYTHONPATH|ASCEND_.*|HCCL_.*|MS_.*|GLOG_.*|OMP_.*|MINDAUDIO_.*)$'); do
+      # ranks on other servers get only the variables named here: the toolchain's, MindSpore's and CANN's, and
+      # LD_PRELOAD (many aarch64 Ascend servers preload libgomp)
+      for var in $(compgen -e | grep -E '^(PATH|LD_LIBRARY_PATH|LD_PRELOAD|PYTHONPATH|TMPDIR|ASCEND_.*|HCCL_.*|TBE_.*|TOOLCHAIN_HOME|MS_.*|GLOG_.*|OMP_.*|MINDAUDIO_.*)$'); do
         cmd+=(-x "$var")
       done
     else
@@ -116,4 +117,6 @@ if [[ $print_only -eq 1 ]]; then
   exit 0
 fi
 echo "+ ${cmd[*]}" >&2
-exec "${cmd[@]}"
+# shellcheck source=scripts/oom_report.sh
+source "$repo/scripts/oom_report.sh"
+run_and_report_oom "${cmd[@]}"

@@ -51,4 +51,6 @@ if [[ $print_only -eq 1 ]]; then
   exit 0
 fi
 echo "+ ${cmd[*]}" >&2
-exec "${cmd[@]}"
+# shellcheck source=scripts/oom_report.sh
+source "$repo/scripts/oom_report.sh"
+run_and_report_oom "${cmd[@]}"

@@ -36,8 +36,11 @@ def files(tmp_path_factory, tiny_run):
     (d / "bad.yaml").write_text("train:\n  lr: [unclosed\n")
     (d / "list.yaml").write_text("- just\n- a list\n")
     (d / "broken.ckpt").write_bytes(b"not a checkpoint")
+    flipped = bytearray(open(tiny_run["checkpoint"], "rb").read())    # one bit of one byte changed
+    flipped[len(flipped) // 3] ^= 0x04
+    (d / "flipped.ckpt").write_bytes(bytes(flipped))
     return {
-        "dir": str(d), "wav": str(wav), "tiny": tiny_run["checkpoint"],
+        "dir": str(d), "wav": str(wav), "tiny": tiny_run["checkpoint"], "flipped": str(d / "flipped.ckpt"),
         "empty": manifest("empty.json", []),
         "no_field": manifest("no_field.json", [{"id": "a", "duration": 1.0, "text": "A"}]),
         "not_json": manifest("not_json.json", ["{this is not json"]),
@@ -66,6 +69,16 @@ def _transcribe(argv):
 
 def _average(argv):
     from mindaudio.cli.average import main
+    return main(argv)
+
+
+def _export(argv):
+    from mindaudio.cli.export import main
+    return main(argv)
+
+
+def _serve(argv):
+    from mindaudio.cli.serve import main
     return main(argv)
 
 
@@ -119,6 +132,17 @@ CASES = [  # (name, command, argv with {placeholders} from the files fixture, ex
      "1 of 1 file(s) could not be transcribed"),
     ("average: no validations", _average, ["{dir}/out_dir", "--best", "2", "--output", "{dir}/avg.ckpt"], 1,
      "has no metrics.jsonl"),
+    ("eval: one flipped byte", _eval, ["--checkpoint", "{flipped}", "--manifests", "{good}"], 1,
+     "is corrupted: its checksum does not match"),
+    ("transcribe: one flipped byte", _transcribe, ["--checkpoint", "{flipped}", "{wav}"], 1, "is corrupted"),
+    ("export: one flipped byte", _export, ["--checkpoint", "{flipped}", "--output", "{dir}/x.mindir"], 1,
+     "is corrupted"),
+    ("average: one flipped byte", _average, ["{tiny}", "{flipped}", "--output", "{dir}/avg2.ckpt"], 1,
+     "is corrupted"),
+    ("serve: one flipped byte", _serve, ["--checkpoint", "{flipped}"], 1, "is corrupted"),
+    ("resume: one flipped byte", _train, ["-c", DEMO, "-o", "data.train_manifest={good}", "-o", "data.val_manifest=",
+                                         "-o", "train.output_dir={dir}/r3", "-o", "train.resume={flipped}"], 1,
+     "is corrupted"),
     ("average: output is a directory", _average, ["{tiny}", "{tiny}", "-o", "{dir}/out_dir"], 2, "is a directory"),
     ("prep: nothing there", _prep, ["--root-path", "{dir}/no_corpus", "--data-ready", "--no-progress"], 1,
      "no LibriSpeech archive"),

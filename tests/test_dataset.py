@@ -152,3 +152,9 @@ def test_file_headers_are_checked_before_training(tmp_path, caplog):
     assert "manifest says 1 s, the file holds 3.00 s" in caplog.text and "8000 Hz, expected 16000" in caplog.text
     val, _ = load_utterances(manifest, cfg, Labels.from_config(cfg.text), purpose="validate")
     assert [(u.id, round(u.duration, 2)) for u in val] == [("ok", 1.0), ("liar", 3.0)]   # no duration filter there
+
+
+def test_a_plan_that_cannot_give_every_rank_a_batch_says_so():
+    """9 utterances, batches of at most 1, 8 ranks: 2 steps would need 16 (it used to fail with an IndexError)."""
+    with pytest.raises(ValueError, match="9 utterances cannot fill 2 step"):
+        batch_plan(np.arange(9) + 100, 1, 8)

@@ -12,6 +12,7 @@ import pytest
 
 from mindaudio import checkpoint
 from mindaudio.config import Config
+from mindaudio.data.manifest import read_manifest
 from tests.helpers import DEMO, REPO, TINY_MODEL, overrides
 
 
@@ -137,19 +138,77 @@ def test_feature_workers_never_exceed_the_cores(caplog):
     assert usable_workers(1) == 1
 
 
+def _dry_run(demo_data, out_dir, *extra):
+    proc = subprocess.run(_train_cmd(demo_data, out_dir, *extra, "--dry-run"), capture_output=True, text=True,
+                          cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+@pytest.mark.slow
+def test_dry_run_predicts_the_run(demo_data, tmp_path):
+    """--dry-run steps six distinct shapes of the real plan (the largest first, the smallest, the most frequent),
+    each twice, validates a batch, saves and loads a checkpoint, reports the memory and extrapolates the epoch and
+    the run; every JSON key is documented; nothing is written."""
+    out_dir = tmp_path / "never_written"
+    result, log = _dry_run(demo_data, out_dir)
+    shapes = result["shapes"]
+    assert len(shapes) == 6 <= result["distinct_shapes"] and result["shapes_from"] == "manifest"
+    sizes = [s["padded_frames"] for s in shapes]
+    assert sizes[0] == max(sizes) and min(sizes) in sizes[1:2] and result["finite_steps"] == 6
+    assert result["steps_per_epoch"] == 12 and result["graphs_compiled"] == 1            # dynamic shapes: one graph
+    assert all(s["batches_in_epoch"] >= 1 and s["first_call_s"] > 0 and s["step_s"] > 0 for s in shapes)
+    assert result["checkpoint"]["identical"] and result["validation"]["finite"]
+    memory, estimate = result["memory"], result["estimate"]
+    assert memory["verdict"] == "fits" and memory["headroom_gb"] > 0 and memory["estimated_mb"] > 0
+    model = estimate["step_model"]                      # the epoch is the plan's 12 steps through the fitted model
+    step = [model["seconds"] + model["seconds_per_padded_frame"] * n for n in (min(sizes), max(sizes))]
+    assert 12 * step[0] - 1 <= estimate["epoch_s"] <= 12 * step[1] + 1
+    assert estimate["run_h"] * 3600 >= 2 * estimate["epoch_s"]                          # 2 epochs
+    assert "per epoch" in log and "checkpoint:" in log and not out_dir.exists()
+    documented = open(os.path.join(REPO, "docs", "training.md")).read()
+    keys = set(result) | {sub for k in ("memory", "estimate", "checkpoint", "validation") for sub in result[k]}
+    assert {k for k in keys if f"`{k}`" not in documented} == set()
+
+
 @pytest.mark.slow
 def test_dry_run_with_static_shapes(demo_data, tmp_path):
-    """train.py --dry-run with train.dynamic_shapes=false: one graph for the largest batch shape of the plan and one
-    for the smallest, both padded to data.static_pad_multiple; one JSON line; nothing written."""
+    """With train.dynamic_shapes=false every stepped shape is padded to data.static_pad_multiple and compiles its
+    own graph."""
     out_dir = tmp_path / "never_written"
-    proc = subprocess.run(_train_cmd(demo_data, out_dir, "-o", "train.dynamic_shapes=false", "-o",
-                                     f"data.train_manifest={demo_data['val_small']}", "--dry-run"),   # 0.6-5 s long
-                          capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["largest_batch"][1] > result["smallest_batch"][1]
-    assert result["dynamic_shapes"] is False and result["graphs_compiled"] == 2 and result["ranks"] == 1
-    assert result["largest_batch"][1] % 256 == 0 and result["smallest_batch"][1] % 256 == 0
-    assert result["shapes_from"] == "manifest" and result["finite_steps"] == 3
-    assert set(result) >= {"compile_s", "step_s", "peak_memory_mb", "estimated_memory_mb"}
+    result, _ = _dry_run(demo_data, out_dir, "-o", "train.dynamic_shapes=false", "-o",
+                         f"data.train_manifest={demo_data['val_small']}")                   # 0.6-5 s long
+    frames = [s["frames"] for s in result["shapes"]]
+    assert result["dynamic_shapes"] is False and result["ranks"] == 1 and len(frames) >= 2
+    assert all(t % 256 == 0 for t in frames) and result["graphs_compiled"] == len(result["shapes"])
+    assert result["shapes_from"] == "manifest" and result["finite_steps"] == len(frames)
     assert not out_dir.exists()
+
+
+@pytest.mark.slow
+def test_an_unreadable_batch_leaves_the_model_sound(demo_data, uninterrupted, tmp_path):
+    """The 4 shortest training files (one whole batch) hold NaN samples: that batch has no readable audio and its
+    step is skipped on every rank. BatchNorm's statistics stay finite (they used to turn NaN, and every later
+    validation to garbage) and the run validates like the uninterrupted one, which trained on that batch too."""
+    import soundfile
+    entries = sorted(read_manifest(demo_data["train_small"]), key=lambda e: e["duration"])
+    for e in entries[:4]:
+        audio, rate = soundfile.read(e["audio_filepath"], dtype="float32")
+        audio[len(audio) // 2] = np.nan
+        e["audio_filepath"] = str(tmp_path / os.path.basename(e["audio_filepath"]))
+        soundfile.write(e["audio_filepath"], audio, rate, subtype="FLOAT")
+    manifest = tmp_path / "nan.json"
+    manifest.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    run = tmp_path / "run"
+    proc = subprocess.run(_train_cmd(demo_data, run, "-o", f"data.train_manifest={manifest}"), capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "no readable audio" in proc.stderr and "NaN or infinite" in proc.stderr
+    params, _ = _final_weights(run)
+    stats = {n: v for n, v in params.items() if "moving_" in n}
+    assert stats and all(np.isfinite(v).all() for v in stats.values())
+    got = [json.loads(line) for line in open(run / "metrics.jsonl")]
+    want = [json.loads(line) for line in open(uninterrupted / "metrics.jsonl")]
+    assert sum(r.get("skipped_steps", 0) for r in got) == 2                     # one batch, in each of 2 epochs
+    for g, w in zip([r for r in got if "val_cer" in r], [r for r in want if "val_cer" in r]):
+        assert np.isfinite(g["val_loss"]) and g["val_loss"] == pytest.approx(w["val_loss"], rel=0.1)

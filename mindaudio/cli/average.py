@@ -5,7 +5,7 @@
     mindaudio-average-checkpoints a.ckpt b.ckpt c.ckpt --output avg.ckpt
 
 ``--best N``: the epoch-end checkpoints of the N best validations in the run's metrics.jsonl (training keeps them:
-``train.keep_best``); PaddleSpeech averages the 5 best for its published DeepSpeech2 result. ``--last N``: the N
+``train.keep_best``), ranked by CER then WER as best.ckpt is; PaddleSpeech averages the 5 best for its published DeepSpeech2 result. ``--last N``: the N
 newest step checkpoints. Every network parameter is averaged, BatchNorm's moving statistics included; optimizer and
 loss-scale state are left out (the result is for evaluation, not for resuming). The file is written atomically and
 carries the newest checkpoint's config, so ``mindaudio-eval --checkpoint avg.ckpt`` needs no ``-c``.
@@ -16,23 +16,26 @@ import os
 from mindaudio import checkpoint
 from mindaudio.cli import Parser, guarded
 from mindaudio.errors import CheckpointError, ConfigError, DataError
+from mindaudio.metrics import is_scored, validation_key
 
 
 def best_checkpoints(run_dir, n):
-    """The step checkpoints of the ``n`` best validations (ties: the later), best first."""
+    """The step checkpoints of the ``n`` best validations, best first, ranked as training ranks them for best.ckpt
+    (``metrics.validation_key``: CER, then WER, then the later step)."""
     metrics = os.path.join(run_dir, "metrics.jsonl")
     if not os.path.isfile(metrics):
         raise DataError(f"{run_dir} has no metrics.jsonl: --best needs a run directory with validations")
     with open(metrics, encoding="utf-8") as f:
-        rows = [r for r in (json.loads(line) for line in f if line.strip()) if "val_wer" in r]
+        rows = [r for r in (json.loads(line) for line in f if line.strip()) if is_scored(r)]
     manager = checkpoint.CheckpointManager(run_dir, create=False)
-    ranked = sorted(rows, key=lambda r: (r["val_wer"], -r["step"]))
+    ranked = sorted(rows, key=validation_key)
     found = [(r, manager.path_of(r["step"])) for r in ranked if os.path.isfile(manager.path_of(r["step"]))]
     if len(found) < n:
         raise CheckpointError(f"--best {n}: only {len(found)} of the {len(rows)} validated checkpoints are still in "
                               f"{manager.dir} (train.keep_best sets how many training keeps)")
     for r, path in found[:n]:
-        print(f"{os.path.basename(path)}: validation WER {r['val_wer']:.2f} (epoch {r['epoch']})")
+        print(f"{os.path.basename(path)}: validation CER {r['val_cer']:.2f}, WER {r['val_wer']:.2f} (epoch "
+              f"{r['epoch']})")
     return [path for _, path in found[:n]]
 
 

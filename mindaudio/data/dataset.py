@@ -9,6 +9,7 @@ import collections
 import concurrent.futures
 import dataclasses
 import logging
+import shutil
 
 import numpy as np
 
@@ -149,9 +150,18 @@ def batch_plan(frames, batch_size, world_size=1, epoch=0, seed=0, sortagrad=True
         if caps.min() < 1:
             raise ValueError(f"an utterance of {int(frames.max())} frames exceeds the frame budget of {max_frames}")
     groups_needed = world_size * -(-n // (batch_size * world_size))
+    fewest, start = 0, 0                      # no plan has fewer groups than taking each group's cap from the longest
+    while start < n:
+        start += int(caps[start])
+        fewest += 1
+    groups_needed += world_size * max(0, -(-(fewest - groups_needed) // world_size))
     while True:
         groups, start = [], 0
         for g in range(groups_needed):
+            if start == n:
+                raise ValueError(f"{n} utterances cannot fill {groups_needed // world_size} step(s) of {world_size} "
+                                 f"rank(s) with batches of at most {batch_size}: every rank needs a batch at every "
+                                 "step; use another batch size, number of ranks, or more utterances")
             size = min(int(caps[start]), -(-(n - start) // (groups_needed - g)))
             groups.append(order[start:start + size])
             start += size
@@ -278,6 +288,33 @@ def eval_batches(utts, cfg, batch_size, rank=0, size=1):
         indices = [int(i) for i in order[start:start + batch_size]]
         batch, kept, failures = load_batch([utts[i] for i in indices], cfg)
         yield [indices[k] for k in kept], batch, {indices[k]: m for k, m in failures.items()}
+
+
+def shared_memory_workers(workers, row_bytes, local_ranks=1, shm_free=None, prefetch=16):
+    """How many feature workers the shared memory holds → (workers, a warning or None).
+
+    With several workers, MindSpore passes each batch from a worker to the trainer through /dev/shm, up to
+    max(2, min(prefetch, 4·prefetch / workers)) + 2 batches per worker (its own estimate), for every rank on the
+    server. Docker's default /dev/shm is 64 MB, and a 90,000-frame batch is ~58 MB: the workers would fail at once.
+    When they do not fit in 80 % of what is free, fewer workers are used (one worker passes batches in memory, no
+    shared memory at all), with the fix in the warning."""
+    if workers <= 1:
+        return workers, None
+    if shm_free is None:
+        try:
+            shm_free = shutil.disk_usage("/dev/shm").free
+        except OSError:
+            return workers, None                    # no /dev/shm: MindSpore uses another mechanism
+    def need(w):
+        return local_ranks * w * (max(2, min(prefetch, prefetch * 4 // w)) + 2) * row_bytes
+    fits = next((w for w in range(workers, 1, -1) if need(w) <= 0.8 * shm_free), 1)
+    if fits == workers:
+        return workers, None
+    return fits, (f"/dev/shm has {shm_free / 2 ** 30:.2f} GB free, and {workers} feature workers × {local_ranks} "
+                  f"rank(s) would queue up to {need(workers) / 2 ** 30:.1f} GB of batches there: using {fits} "
+                  f"worker(s) instead, which may slow training. For all {workers}: give the container more shared "
+                  f"memory (docker run --shm-size={int(need(workers) / 0.8 / 2 ** 30) + 1}g), or lower "
+                  "data.max_frames_per_batch")
 
 
 def make_dataset(source, num_workers=1):

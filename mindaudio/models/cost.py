@@ -85,9 +85,11 @@ def memory_estimate(model_cfg, batch, frames, fp16=True, chars_per_frame=0.15, n
             "backward_workspace": workspace}
 
 
-# MindSpore's CPU backend keeps ~2.7× the fp32 estimate per frame (the matmul convolution's unfolded inputs,
-# the CPU LSTM kernel's workspace): measured by benchmarks/bench_memory.py (full network, 1000 and 3000 frames).
-CPU_OVERHEAD = 2.7
+# MindSpore's CPU backend keeps ~5.2× the fp32 estimate per frame (the matmul convolution's unfolded inputs, the
+# CPU LSTM kernel's workspace, the memory pool's fragmentation over many batch shapes): measured by the dry run of
+# deepspeech2.yaml on CPU, six shapes of up to 12,992 padded frames, peak RSS 19.2 GB (docs/ascend.md). A single
+# shape measures less (2.85, benchmarks/bench_memory.py): a run sees many shapes.
+CPU_OVERHEAD = 5.2
 
 
 def device_bytes(model_cfg, batch, frames, device_target="Ascend", fp16=True):
@@ -98,12 +100,15 @@ def device_bytes(model_cfg, batch, frames, device_target="Ascend", fp16=True):
     return fixed + (sum(est.values()) - fixed) * (1 if device_target == "Ascend" else CPU_OVERHEAD)
 
 
-def frame_budget(model_cfg, memory_gib, device_target="Ascend", fp16=True, reserve_gib=3.0, safety=0.5,
+def frame_budget(model_cfg, memory_gib, device_target="Ascend", fp16=True, reserve_gib=3.0, safety=None,
                  frames=1250):
     """Padded frames per batch for ``memory_gib`` of device memory: what is left after the fixed parts and a
-    ``reserve_gib`` for the framework, HCCL and fragmentation, times ``safety`` (the estimate is not measured on
-    an NPU), divided by the per-frame cost of a batch of ``frames``-frame utterances (fp32 and ×CPU_OVERHEAD on
-    CPU); rounded down to a multiple of 1 000 (10 000 above 100 000)."""
+    ``reserve_gib`` for the framework, HCCL and fragmentation, times ``safety`` (0.5 on Ascend, where the estimate
+    is not measured; 0.7 on CPU, where CPU_OVERHEAD is), divided by the per-frame cost of a batch of
+    ``frames``-frame utterances (fp32 and ×CPU_OVERHEAD on CPU); rounded down to a multiple of 1 000 (10 000 above
+    100 000)."""
+    if safety is None:
+        safety = 0.7 if device_target == "CPU" else 0.5
     fixed = device_bytes(model_cfg, 0, frames, device_target, fp16)
     per_frame = (device_bytes(model_cfg, 64, frames, device_target, fp16) - fixed) / (64 * frames)
     usable = (memory_gib - reserve_gib) * 2 ** 30 - fixed

@@ -74,3 +74,26 @@ def _from_float32(f, like):
     f = f.reshape(4, -1).astype(np.uint64)
     v = f[0] | (f[1] << np.uint64(16)) | (f[2] << np.uint64(32)) | (f[3] << np.uint64(48))
     return v.view(np.int64).astype(like.dtype).reshape(like.shape)
+
+
+def all_gather(values):
+    """Every rank's 1-D integer vector ``values`` (the same length on every rank) → [size, len] int64, row r being
+    rank r's: each rank fills its own row of a zero matrix, and a sum all-reduce (exact for integers) joins them."""
+    values = np.asarray(values, np.int64)
+    rows = np.zeros((get_group_size(), len(values)), np.int64)
+    rows[get_rank()] = values
+    return all_reduce_sum(rows)
+
+
+def who_has(flags):
+    """``flags``: this rank's [N] booleans (the same N on every rank) → [size, N] booleans, row r being rank r's.
+    Packed as bits, 48 ranks per all-reduce (integer sums stay exact)."""
+    flags = np.asarray(flags, bool)
+    size, rank = get_group_size(), get_rank()
+    out = np.zeros((size, len(flags)), bool)
+    for first in range(0, size, 48):
+        mine = flags.astype(np.int64) << (rank - first) if first <= rank < first + 48 else np.zeros(len(flags), np.int64)
+        total = all_reduce_sum(mine)
+        for r in range(first, min(size, first + 48)):
+            out[r] = (total >> (r - first)) & 1
+    return out

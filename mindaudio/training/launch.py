@@ -127,11 +127,9 @@ def _bridge_mpirun(rank, size, local_size, run_dir):
     except ImportError:
         raise LaunchError("mpirun on CPU needs mpi4py to form MindSpore's cluster: pip install mpi4py") from None
     comm = MPI.COMM_WORLD
-    os.environ["MINDAUDIO_LOCAL_RANKS"] = str(local_size)
-    for key in [k for k in os.environ if k.startswith(("OMPI_", "PMIX_"))]:
-        del os.environ[key]        # MindSpore would otherwise also take the job for its own OpenMPI launch
-    os.environ.update(MS_ROLE="MS_WORKER", MS_WORKER_NUM=str(size), MS_NODE_ID=str(rank))
-    os.environ.setdefault("MS_TOPO_TIMEOUT", TOPO_TIMEOUT)
+    bridged = bridge_environment(os.environ)
+    os.environ.clear()
+    os.environ.update(bridged)
     address = None
     if rank == 0:               # the scheduler listens before anybody learns its address
         host = os.environ.get("MS_SCHED_HOST") or ("127.0.0.1" if local_size == size else _host_address())
@@ -142,6 +140,21 @@ def _bridge_mpirun(rank, size, local_size, run_dir):
     # register for up to ~30 s more (measured), one that starts after it registers at once.
     comm.Barrier()
     MPI.Finalize()
+
+
+def bridge_environment(env):
+    """The environment an mpirun rank runs on as a dynamic-cluster worker: the ``OMPI_*``/``PMIX_*`` variables
+    removed (MindSpore would otherwise also take the job for its own OpenMPI launch), the rank and size as
+    ``MS_NODE_ID``/``MS_WORKER_NUM``, the ranks on this server as ``MINDAUDIO_LOCAL_RANKS``, and the card as
+    ``DEVICE_ID`` = the local rank, read before the OpenMPI variables go (``device_id`` reads it: one card per
+    rank, never every rank on card 0)."""
+    rank, size = int(env["OMPI_COMM_WORLD_RANK"]), int(env["OMPI_COMM_WORLD_SIZE"])
+    out = {k: v for k, v in env.items() if not k.startswith(("OMPI_", "PMIX_"))}
+    out.update(MS_ROLE="MS_WORKER", MS_WORKER_NUM=str(size), MS_NODE_ID=str(rank),
+               MINDAUDIO_LOCAL_RANKS=env.get("OMPI_COMM_WORLD_LOCAL_SIZE", str(size)))
+    out["DEVICE_ID"] = env.get("OMPI_COMM_WORLD_LOCAL_RANK", str(rank))
+    out.setdefault("MS_TOPO_TIMEOUT", TOPO_TIMEOUT)
+    return out
 
 
 def _start_scheduler(host, run_dir, attempts=5):

@@ -9,16 +9,21 @@ import logging
 import os
 import sys
 import time
+import zlib
 
 import numpy as np
 import mindspore as ms
 
 from mindaudio import checkpoint
-from mindaudio.config import save_config, to_dict
-from mindaudio.data.dataset import BatchSource, epoch_plan, is_unreadable_batch, load_utterances, make_dataset
+from mindaudio.config import load_config, save_config, to_dict
+from mindaudio.data.dataset import (BatchSource, epoch_plan, frame_multiple, is_unreadable_batch, load_utterances,
+                                    make_dataset, padded, shared_memory_workers)
+from mindaudio.data.manifest import read_manifest
 from mindaudio.device import memory_gib, set_device, usable_cores
-from mindaudio.errors import CheckpointError, DataError
+from mindaudio.errors import CheckpointError, ConfigError, DataError
 from mindaudio.fileio import atomic_write
+from mindaudio.geometry import num_bins
+from mindaudio.metrics import is_scored, validation_key
 from mindaudio.models.cost import frame_budget
 from mindaudio.models.deepspeech2 import build_model
 from mindaudio.text import Labels
@@ -59,17 +64,30 @@ def usable_workers(requested):
 
 
 def resolve_frame_budget(cfg, world_size=1):
-    """``data.max_frames_per_batch: 0`` → the budget the memory estimate gives for this device's memory (the same
-    on every rank: rank 0's), written into ``cfg`` so that the run's config and checkpoints record it."""
+    """``data.max_frames_per_batch: 0`` → the budget the memory estimate gives for the memory available to each
+    rank now (the smallest over the ranks), written into ``cfg`` so that the run's config and checkpoints record it.
+    A resumed run keeps the budget it started with (its run directory's config.yaml): the batch plan must not
+    change under it."""
     if cfg.data.max_frames_per_batch:
         return
+    recorded = os.path.join(cfg.train.output_dir, "config.yaml")
+    if cfg.train.resume and os.path.isfile(recorded):
+        try:
+            budget = load_config(recorded).data.max_frames_per_batch
+        except ConfigError:
+            budget = 0
+        if budget:
+            cfg.data.max_frames_per_batch = budget
+            log.info("data.max_frames_per_batch: %d padded frames per batch, as the run being resumed", budget)
+            return
     gib = memory_gib(cfg.train.device_target, launch.local_ranks())
     budget = frame_budget(cfg.model, gib, cfg.train.device_target, cfg.train.mixed_precision)
     if world_size > 1:
-        budget = collectives.sync_from_rank0({}, [budget])[0]
+        budget = int(collectives.all_gather([budget]).min())
     cfg.data.max_frames_per_batch = budget
-    log.info("data.max_frames_per_batch: %d padded frames per batch (memory estimate for %.0f GiB of %s memory)",
-             budget, gib, cfg.train.device_target)
+    log.info("data.max_frames_per_batch: %d padded frames per batch (memory estimate for the %.1f GiB of %s memory "
+             "available to %s)", budget, gib, cfg.train.device_target,
+             "each rank (the least of any rank)" if world_size > 1 else "this process")
 
 
 class MetricsWriter:
@@ -92,20 +110,62 @@ class MetricsWriter:
             os.remove(path)
 
     def validated(self, step):
-        return any("val_wer" in r and r["step"] == step for r in self.records)
+        return any("val_utterances" in r and r["step"] == step for r in self.records)
 
-    def best_wer(self):
-        return min([r["val_wer"] for r in self.records if "val_wer" in r], default=float("inf"))
+    def validations(self):
+        """The scored validation rows, best first (``metrics.validation_key``)."""
+        return sorted((r for r in self.records if is_scored(r)), key=validation_key)
+
+    def best(self):
+        rows = self.validations()
+        return rows[0] if rows else None
 
     def best_steps(self, n):
-        """Steps of the ``n`` best validations (lowest WER, then the later one)."""
-        rows = sorted((r for r in self.records if "val_wer" in r), key=lambda r: (r["val_wer"], -r["step"]))
-        return {r["step"] for r in rows[:n]}
+        """Steps of the ``n`` best validations."""
+        return {r["step"] for r in self.validations()[:n]}
 
     def write(self, record):
         self.records.append(record)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+
+
+def data_fingerprint(manifest_ids, utts, val_utts, plan):
+    """What every rank must agree on before the first step: the manifest it read, the utterances it kept and their
+    frames, the epoch's batch plan, the validation set."""
+    crc = lambda items: zlib.crc32("\n".join(items).encode("utf-8"))      # noqa: E731
+    plan_bytes = b"".join(b.astype(np.int64).tobytes() for step in plan for b in step)
+    return [len(manifest_ids), crc(manifest_ids), len(utts), sum(u.frames for u in utts), crc([u.id for u in utts]),
+            len(plan), zlib.crc32(plan_bytes), len(val_utts), crc([u.id for u in val_utts])]
+
+
+FINGERPRINT = ("manifest lines", "manifest ids", "usable utterances", "frames", "usable ids", "steps per epoch",
+               "batch plan", "validation utterances", "validation ids")
+
+
+def check_ranks_agree(manifest_ids, utts, val_utts, plan, manifest):
+    """Stop every rank, with one sentence naming the rank and what it lacks, unless all ranks read the same data and
+    made the same plan (a file one server cannot read would give that rank other batches and step counts, and the
+    ranks' collectives would wait for each other until the HCCL timeout)."""
+    rows = collectives.all_gather(data_fingerprint(manifest_ids, utts, val_utts, plan))
+    if (rows == rows[0]).all():
+        return
+    differ = [name for name, column in zip(FINGERPRINT, rows.T) if len(set(column.tolist())) > 1]
+    if "manifest lines" in differ or "manifest ids" in differ:
+        lines = ", ".join(f"rank {r}: {n} lines" for r, n in enumerate(rows[:, 0]))
+        raise DataError(f"the ranks read different versions of {manifest} ({lines}): every server must see the same "
+                        "manifest")
+    kept = {u.id for u in utts}
+    has = collectives.who_has([i in kept for i in manifest_ids])
+    lacking = []
+    for r, row in enumerate(has):
+        missing = np.flatnonzero(has.any(axis=0) & ~row)
+        if len(missing):
+            lacking.append(f"rank {r} cannot use {len(missing)} utterance(s) another rank uses, e.g. "
+                           f"{manifest_ids[missing[0]]}")
+    detail = "; ".join(lacking) if lacking else f"they differ in {', '.join(differ)}"
+    raise DataError(f"the ranks do not see the same training data ({detail}): every server must read the same "
+                    f"files; that rank's log (train_rank<r>.log) says why it dropped them, e.g. a file it cannot read")
 
 
 def find_resume(cfg, manager):
@@ -164,9 +224,18 @@ class Trainer:
         self.val_utts = load_utterances(cfg.data.val_manifest, cfg, self.labels, purpose="validate")[0] \
             if cfg.data.val_manifest else []
         self.durations = [u.duration for u in self.utts]
-        self.steps_per_epoch = len(self.plan(0))
+        if self.size > 1:
+            manifest_ids = [str(e["id"]) for e in read_manifest(cfg.data.train_manifest)]
+            check_ranks_agree(manifest_ids, self.utts, self.val_utts, self.plan(0), cfg.data.train_manifest)
+        plan = self.plan(0)
+        self.steps_per_epoch = len(plan)
         self.total_steps = self.steps_per_epoch * cfg.train.epochs
-        self.workers = usable_workers(cfg.data.num_workers)
+        largest = max(len(b) * int(padded(max(self.utts[i].frames for i in b), frame_multiple(cfg)))
+                      for step in plan for b in step)
+        self.workers, warning = shared_memory_workers(usable_workers(cfg.data.num_workers),
+                                                      largest * num_bins(cfg.features) * 4, launch.local_ranks())
+        if warning:
+            log.warning("%s", warning)
 
         self.network = build_model(cfg)
         self.step = build_train_step(cfg, self.network, self.total_steps, self.size,
@@ -183,14 +252,16 @@ class Trainer:
         self.metrics = None                 # metrics.jsonl (rank 0 only)
         self.window = _new_window()         # the steps since the last metrics line
         self.unreadable = 0                 # utterances left out of this epoch's batches
-        self.start_time, self.steps_run, self.train_s = time.time(), 0, 0.0
+        self.start_time, self.steps_run, self.train_s, self.steady_s = time.time(), 0, 0.0, 0.0
 
     def plan(self, epoch):
         return epoch_plan(self.utts, self.cfg, self.size, epoch)
 
     def meta(self, epoch, batch):
+        best = self.metrics.best() if self.metrics else None
         return {"epoch": epoch, "batch_in_epoch": batch, "global_step": self.global_step,
-                "best_wer": self.metrics.best_wer() if self.metrics else float("inf"), "world_size": self.size,
+                "best_wer": best["val_wer"] if best else float("inf"),
+                "best_cer": best["val_cer"] if best else float("inf"), "world_size": self.size,
                 "config": json.dumps(to_dict(self.cfg))}
 
     def validation_due(self, epochs_done):
@@ -238,30 +309,34 @@ class Trainer:
             log.info("the checkpoint of step %d ended epoch %d before its validation: validating now",
                      self.global_step, self.epoch - 1)
             self._validate(self.epoch)
-        self.start_time, self.steps_run = time.time(), 0
+        self.start_time, self.steps_run, self.steady_s = time.time(), 0, 0.0
         self.train_s = self.metrics.records[-1].get("train_s", 0.0) if self.metrics and self.metrics.records else 0.0
+        if self.epoch >= self.cfg.train.epochs and self.rank == 0:
+            log.info("training already finished: %d steps, %d of %d epochs in %s (raise train.epochs to go on)",
+                     self.global_step, self.epoch, self.cfg.train.epochs, self.cfg.train.output_dir)
         while self.epoch < self.cfg.train.epochs:
             self._train_epoch()
             self.epoch, self.batch_in_epoch = self.epoch + 1, 0
             self._end_epoch()
         for callback in self.callbacks:
             callback.on_end(self.rank, self.state)
-        if self.rank == 0:
-            log.info("training finished: %d steps in %s", self.global_step, _hms(time.time() - self.start_time))
+        if self.rank == 0 and self.steps_run:
+            log.info("training finished: %d steps, %d in %s here", self.global_step, self.steps_run,
+                     _hms(time.time() - self.start_time))
         return self.result
 
     def _train_epoch(self):
+        """One epoch (from ``batch_in_epoch`` when resuming). The device is read once per logging window, never per
+        step, so that host work (the next batch, the logging) overlaps the device's."""
         cfg, plan = self.cfg, self.plan(self.epoch)
         batches = [s[self.rank] for s in plan]
         source = BatchSource(self.utts, batches, cfg, self.epoch, self.rank, augment=True, start=self.batch_in_epoch)
-        self.window, self.unreadable, consecutive_skips = _new_window(), 0, 0
+        self.window, self.unreadable = _new_window(), 0
         t_last = time.time()
         data = make_dataset(source, self.workers).create_tuple_iterator(num_epochs=1, output_numpy=True)
         for i, (x, xl, y, yl) in enumerate(data):
             index = self.batch_in_epoch + i
-            applied = int(self.step.optimizer.global_step.asnumpy().reshape(-1)[0])
-            loss, norm, finite, clipped, scale = self.step(ms.Tensor(x), ms.Tensor(xl), ms.Tensor(y), ms.Tensor(yl))
-            finite = bool(finite.asnumpy())
+            self.step(ms.Tensor(x), ms.Tensor(xl), ms.Tensor(y), ms.Tensor(yl))
             now = time.time()
             self.global_step += 1
             self.steps_run += 1
@@ -269,45 +344,48 @@ class Trainer:
                 callback.after_step(self.rank, self.global_step, self.state)
             self.unreadable += len(batches[index]) - (0 if is_unreadable_batch(x) else len(xl))
             w = self.window
-            if finite:
-                w["loss"].append(float(loss.asnumpy()))
-                w["grad_norm"].append(float(norm.asnumpy()))
-                w["clipped"] += bool(clipped.asnumpy())
-                consecutive_skips = 0
-            else:
-                w["skipped"] += 1
-                consecutive_skips += 1
-                log.warning("step %d: non-finite loss or gradients on some rank, update skipped everywhere "
-                            "(loss scale %.0f)", self.global_step, float(scale.asnumpy()))
-                if consecutive_skips >= MAX_CONSECUTIVE_SKIPS:
-                    raise FloatingPointError(
-                        f"{consecutive_skips} consecutive steps with non-finite loss or gradients (step "
-                        f"{self.global_step}): the run has diverged; resume from an earlier checkpoint with a "
-                        "lower train.lr")
             w["utts"] += len(xl) * self.size
             w["audio"] += float(sum(self.durations[j] for j in batches[index])) * self.size
             w["time"] += now - t_last
             self.train_s += now - t_last
+            if self.steps_run > 1:                # the process's first step compiles the graph: not in the ETA
+                self.steady_s += now - t_last
             t_last = now
             last = index + 1 == len(batches)
-            if self.rank == 0 and (self.global_step % cfg.train.log_every == 0 or last):
-                self._log(index, len(batches), applied, float(scale.asnumpy()), now)
+            if self.global_step % cfg.train.log_every == 0 or last:
+                self._end_window(index, len(batches), now)
             if cfg.train.ckpt_every and self.global_step % cfg.train.ckpt_every == 0 and not last:
                 self._save(self.meta(self.epoch, index + 1))
         if self.unreadable:
             log.warning("epoch %d: %d utterance(s) could not be read and were left out (see the warnings above)",
                         self.epoch, self.unreadable)
 
-    def _log(self, index, n_batches, applied, scale, now):
+    def _end_window(self, index, n_batches, now):
+        """Every rank reads its step's window at the same steps (the verdicts are shared, so the windows agree):
+        the divergence guard; rank 0 writes the metrics line."""
         cfg, w = self.cfg, self.window
-        eta = (now - self.start_time) / self.steps_run * (self.total_steps - self.global_step)
-        n = max(1, len(w["loss"]) + w["skipped"])
+        d = self.step.read_window()
+        applied = int(self.step.optimizer.global_step.asnumpy().reshape(-1)[0])
+        scale = float(self.step.scaler.scale_value.asnumpy())
+        if d["skipped"]:
+            log.warning("steps %d–%d: %d update(s) skipped on every rank (%d without readable audio, %d with a "
+                        "non-finite loss or gradient); loss scale now %g", self.global_step - int(d["steps"]) + 1,
+                        self.global_step, d["skipped"], d["no_data"], d["skipped"] - d["no_data"], scale)
+        if d["most_consecutive_skips"] >= MAX_CONSECUTIVE_SKIPS:
+            raise FloatingPointError(
+                f"{int(d['most_consecutive_skips'])} consecutive steps with non-finite loss or gradients (by step "
+                f"{self.global_step}): the run has diverged; resume from an earlier checkpoint with a lower train.lr")
+        if self.rank != 0:
+            return
+        n, updates = max(1, int(d["steps"])), int(d["updates"])
+        steady = self.steady_s / max(1, self.steps_run - 1)
+        eta = steady * (self.total_steps - self.global_step)
         record = {"step": self.global_step, "epoch": self.epoch, "batch": index + 1,
-                  "loss": float(np.mean(w["loss"])) if w["loss"] else None,
+                  "loss": d["loss_sum"] / updates if updates else None,
                   "lr": lr_at(applied, cfg.train, self.total_steps, self.steps_per_epoch),
-                  "grad_norm": float(np.mean(w["grad_norm"])) if w["grad_norm"] else None,
-                  "grad_norm_max": float(np.max(w["grad_norm"])) if w["grad_norm"] else None,
-                  "clipped_steps": w["clipped"], "skipped_steps": w["skipped"], "steps": n,
+                  "grad_norm": d["grad_norm_sum"] / updates if updates else None,
+                  "grad_norm_max": d["grad_norm_max"] if updates else None,
+                  "clipped_steps": int(d["clipped"]), "skipped_steps": int(d["skipped"]), "steps": n,
                   "step_time": w["time"] / n, "utterances_per_s": w["utts"] / w["time"],
                   "audio_s_per_s": w["audio"] / w["time"], "loss_scale": scale,
                   "train_s": round(self.train_s, 2)}    # training time so far, validation and checkpoints excluded
@@ -315,8 +393,8 @@ class Trainer:
         log.info("epoch %d %s %d/%d step %d loss %s lr %.2e |g| %s (%d clipped) %.2fs/step %.1f audio-s/s ETA %s",
                  self.epoch, _bar((index + 1) / n_batches), index + 1, n_batches, self.global_step,
                  "n/a" if record["loss"] is None else f"{record['loss']:.4f}", record["lr"],
-                 "n/a" if record["grad_norm"] is None else f"{record['grad_norm']:.2f}", w["clipped"],
-                 record["step_time"], record["audio_s_per_s"], _hms(eta))
+                 "n/a" if record["grad_norm"] is None else f"{record['grad_norm']:.2f}", record["clipped_steps"],
+                 record["step_time"], record["audio_s_per_s"], _hms(eta) if self.steps_run > 1 else "after step 2")
         self.window = _new_window()
 
     def _save(self, meta):
@@ -336,24 +414,36 @@ class Trainer:
             self._validate(self.epoch)
 
     def _validate(self, epochs_done):
-        """Every rank scores its shard; rank 0 saves ``best.ckpt`` if better, then writes the metrics row (so a row
-        means the epoch end is complete)."""
+        """Every rank scores its shard; rank 0 saves ``best.ckpt`` if better (``metrics.validation_key``), then writes
+        the metrics row (so a row means the epoch end is complete). A validation that scored nothing (no readable
+        audio) writes a row without scores: it can never become the best."""
         result = validate(self.eval_cell, self.val_utts, self.cfg, self.labels, self.rank, self.size)
         self.result = result
-        if self.rank == 0:
+        if self.rank != 0:
+            return
+        row = {"step": self.global_step, "epoch": epochs_done - 1, **result,
+               "train_s": round(getattr(self, "train_s", 0.0), 2)}
+        if not is_scored(row):
+            log.error("epoch %d validation scored nothing: none of its %d utterances could be read (see the warnings "
+                      "above); no best checkpoint from it", epochs_done - 1, result["val_unreadable"])
+        else:
             log.info("epoch %d validation: loss %.4f WER %.2f CER %.2f (%.2f without spaces) (%d utterances)",
                      epochs_done - 1, result["val_loss"], result["val_wer"], result["val_cer"],
                      result["val_cer_nospace"], result["val_utterances"])
-            if result["val_wer"] < self.metrics.best_wer():
+            best = self.metrics.best()
+            if best is None or validation_key(row) < validation_key(best):
                 self.manager.save_best(self.state, self.meta(epochs_done, 0))
-            self.metrics.write({"step": self.global_step, "epoch": epochs_done - 1, **result,
-                                "train_s": round(getattr(self, "train_s", 0.0), 2)})
-            self.manager.protected = self.metrics.best_steps(self.cfg.train.keep_best)
-            self.manager.prune()
+            elif best["step"] == min(r["step"] for r in self.metrics.validations()):
+                log.warning("best.ckpt is still the first validation's model (epoch %d, CER %.2f): the validation CER "
+                            "has not improved since", best["epoch"], best["val_cer"])
+        self.metrics.write(row)
+        self.manager.protected = self.metrics.best_steps(self.cfg.train.keep_best)
+        self.manager.prune()
 
 
 def _new_window():
-    return {"loss": [], "grad_norm": [], "clipped": 0, "skipped": 0, "utts": 0, "audio": 0.0, "time": 0.0}
+    """The host's side of a logging window (the device's: TrainStep.window)."""
+    return {"utts": 0, "audio": 0.0, "time": 0.0}
 
 
 def train(cfg, callbacks=None):

@@ -28,7 +28,8 @@ class EvalCell(nn.Cell):
 
 def validate(eval_cell, utts, cfg, labels, rank=0, size=1):
     """Greedy WER/CER (with and without spaces) and mean CTC loss per character over ``utts``, each utterance
-    scored once across the ranks. Returns the metrics row (the same on every rank)."""
+    scored once across the ranks. Returns the metrics row (the same on every rank); the scores are None when nothing
+    could be scored (no readable utterance, or no reference word)."""
     eval_cell.set_train(False)
     errors, loss_sum, loss_count, unreadable = ErrorRate(), 0.0, 0, 0
     for indices, batch, failures in eval_batches(utts, cfg, cfg.eval.batch_size, rank, size):
@@ -51,7 +52,8 @@ def validate(eval_cell, utts, cfg, labels, rank=0, size=1):
         loss_sum = float(collectives.all_reduce_sum(np.array([loss_sum], np.float32))[0])
     totals = ErrorRate.from_totals(dict(zip(errors.totals(), counts[:-2].tolist())))
     unreadable, loss_count = int(counts[-2]), int(counts[-1])
-    return {"val_loss": loss_sum / loss_count if loss_count else float("nan"), "val_wer": totals.wer,
-            "val_cer": totals.cer, "val_cer_nospace": totals.cer_nospace, "val_utterances": totals.utterances,
-            "val_unreadable": unreadable}
+    scored = totals.utterances > 0 and totals.words > 0      # a score needs its denominator
+    return {"val_loss": loss_sum / loss_count if loss_count else None, "val_wer": totals.wer if scored else None,
+            "val_cer": totals.cer if scored else None, "val_cer_nospace": totals.cer_nospace if scored else None,
+            "val_utterances": totals.utterances, "val_unreadable": unreadable}
 
