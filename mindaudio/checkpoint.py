@@ -102,8 +102,15 @@ def _read(path, **kwargs):
 
 def load(path):
     """→ (name → Parameter, meta dict). Raises CheckpointError with the path on a missing, unreadable or corrupted
-    file."""
+    file, and on one whose parameters are not all finite."""
     params = _read(path)
+    for name, value in params.items():
+        if name in META_KEYS or isinstance(value, str):
+            continue
+        array = value.asnumpy()
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise CheckpointError(f"checkpoint {path} holds non-finite values (NaN or infinity) in {name}: a model "
+                                  "from it cannot give meaningful results; use an earlier checkpoint")
     meta = {}
     for key in META_KEYS:
         if key in params:

@@ -5,6 +5,7 @@ their commented copy (a test keeps the two equal), so a short YAML of your own c
 Every entry point calls :func:`load_config`; an unknown section or key, or a value of the wrong type or out of its
 range, is a :class:`ConfigError` naming the key and, where one is close, the key that was probably meant.
 """
+import argparse
 import dataclasses
 import difflib
 import math
@@ -202,6 +203,24 @@ def _check_range(where, metadata, value):
             raise ConfigError(f"{where} must be {' and '.join(x for x in (lo, hi) if x)}, got {value!r}")
 
 
+def option(kind, low=None, high=None, low_open=False):
+    """An argparse ``type`` for a number on a command line, checked as config values are (finite, in its range):
+    every command's options go through the same rules as the config's keys, and a bad one is a usage error."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        try:
+            _check_range("the value", {"range": (low, high, low_open)}, value)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e).replace("the value: ", "").replace("the value ", "")) from None
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def _merge(cfg, data, source):
     if data is None:
         return
@@ -299,6 +318,9 @@ def validate(cfg):
         raise ConfigError("data.max_duration must be greater than data.min_duration")
     if cfg.features.hop_ms > cfg.features.window_ms:
         raise ConfigError("features.hop_ms must not exceed features.window_ms (frames would skip samples)")
+    if cfg.model.bidirectional and cfg.model.lookahead:
+        raise ConfigError("model.lookahead is the streaming model's: it needs model.bidirectional: false (a "
+                          "bidirectional model already sees the whole utterance)")
 
 
 def to_dict(cfg):

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from mindaudio.fileio import quiet_stderr
 from mindaudio.lm import lm_unigrams
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,8 @@ class BeamSearchDecoder:
                 raise RuntimeError("an n-gram LM needs the kenlm Python module: pip install -r requirements.txt"
                                    ) from None
             try:
-                kenlm_model = kenlm.Model(self.lm_path)
+                with quiet_stderr():                       # KenLM's banner and progress bar
+                    kenlm_model = kenlm.Model(self.lm_path)
             except (OSError, RuntimeError) as e:
                 raise RuntimeError(f"cannot load language model {self.lm_path}: {e}") from None
             unigrams = lm_unigrams(self.lm_path)

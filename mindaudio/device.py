@@ -5,7 +5,11 @@ Ascend 910A compiles graphs with GE (jit_level O2) by default, which does not ta
 """
 import logging
 import os
+import re
 import resource
+
+from mindaudio.errors import ConfigError
+from mindaudio.fileio import quiet_stderr
 
 log = logging.getLogger(__name__)
 
@@ -13,7 +17,14 @@ log = logging.getLogger(__name__)
 def set_device(device_target, device_id=0, dynamic_shapes=True):
     """Select the device and graph mode; call before building a network (nn.LSTM picks its kernel then)."""
     import mindspore as ms
-    ms.set_device(device_target, device_id)
+    try:
+        with quiet_stderr():
+            ms.set_device(device_target, device_id)
+    except RuntimeError as e:
+        reason = re.search(r"Load dynamic library: \S+ failed\. ([^\n]+)", str(e))
+        why = f" (MindSpore could not load its {device_target} plugin: {reason.group(1).strip()})" if reason else ""
+        hint = "; on a machine without an NPU, add -o train.device_target=CPU" if device_target == "Ascend" else ""
+        raise ConfigError(f"this machine cannot run on {device_target}, device {device_id}{why}{hint}") from None
     ms.set_context(mode=ms.GRAPH_MODE)
     if device_target == "Ascend" and dynamic_shapes:
         ms.set_context(jit_config={"jit_level": "O0"})

@@ -10,6 +10,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import sys
 import tempfile
 
 from mindaudio.errors import BusyError
@@ -74,3 +75,22 @@ def hold_lock(directory, name, what, advice="wait for it to finish, or stop it, 
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Send what native libraries print to stderr (file descriptor 2) to /dev/null for the duration: KenLM's loading
+    banner, MindSpore's log of a device it cannot load (the exception says the same, and the caller turns it into one
+    sentence). MINDAUDIO_VERBOSE=1 keeps it."""
+    if os.environ.get("MINDAUDIO_VERBOSE"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

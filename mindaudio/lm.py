@@ -15,6 +15,7 @@ import json
 import math
 import os
 
+from mindaudio.errors import DataError, ManifestError
 from mindaudio.fileio import atomic_write
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
@@ -78,23 +79,32 @@ def lm_unigrams(lm_path):
 
 
 def read_sentences(paths, lower=False):
-    """Normalised sentences from manifests (.json/.jsonl lines with "text") or plain text files."""
+    """Normalised sentences from manifests (.json/.jsonl lines with "text") or plain text files. A line that starts
+    like JSON but is not a JSON object with a "text" string is an error naming it, never LM text."""
     sentences = []
     for path in paths:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                if line.startswith("{"):
-                    try:
-                        line = json.loads(line)["text"]
-                    except (json.JSONDecodeError, KeyError):
-                        pass
-                text = " ".join(line.split())
-                text = text.lower() if lower else text.upper()
-                if text:
-                    sentences.append(text.split())
+        if os.path.isdir(path):
+            raise DataError(f"{path} is a directory: give manifests or text files")
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path} is not UTF-8 text (byte {e.start})") from None
+        for lineno, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("{"):
+                try:
+                    line = json.loads(line)["text"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise ManifestError(f"{path}:{lineno}: not a JSON object with a \"text\" field") from None
+                if not isinstance(line, str):
+                    raise ManifestError(f"{path}:{lineno}: \"text\" must be a string")
+            text = " ".join(line.split())
+            text = text.lower() if lower else text.upper()
+            if text:
+                sentences.append(text.split())
     return sentences
 
 

@@ -10,6 +10,8 @@ CER (3.461 on test-clean) is this one.
 """
 import Levenshtein
 
+from mindaudio.errors import DataError
+
 TOTALS = ("word_edits", "words", "char_edits", "chars", "char_edits_nospace", "chars_nospace", "utterances")
 
 
@@ -59,17 +61,25 @@ class ErrorRate:
     def totals(self):
         return {k: getattr(self, k) for k in TOTALS}
 
+    def _rate(self, edits, reference):
+        """A rate needs its denominator: with no reference word (or character) scored, there is none."""
+        total = getattr(self, reference)
+        if not total:
+            raise DataError(f"no reference {reference.split('_')[0]} among the {self.utterances} utterance(s) scored: "
+                            "an error rate over them does not exist")
+        return 100.0 * getattr(self, edits) / total
+
     @property
     def wer(self):
-        return 100.0 * self.word_edits / max(1, self.words)
+        return self._rate("word_edits", "words")
 
     @property
     def cer(self):
-        return 100.0 * self.char_edits / max(1, self.chars)
+        return self._rate("char_edits", "chars")
 
     @property
     def cer_nospace(self):
-        return 100.0 * self.char_edits_nospace / max(1, self.chars_nospace)
+        return self._rate("char_edits_nospace", "chars_nospace")
 
 
 def validation_key(row):

@@ -33,6 +33,7 @@ def test_run_eval_wrapper_with_lm_beam_search(tiny_run, demo_lm, tmp_path):
     (line,) = LINE.findall(proc.stdout)
     assert line[0] == "test_clean" and int(line[4]) == len(read_manifest(tiny_run["test_clean"]))
     assert line[5] == "beam" and "LM " + demo_lm in proc.stdout
+    assert "Loading the LM will be faster" not in proc.stderr and "****" not in proc.stderr   # KenLM's banner hidden
     summary = json.load(open(tmp_path / "beam_summary.json"))
     assert summary["decoder"] == "beam" and summary["eval"]["lm_path"] == demo_lm
 

@@ -74,6 +74,7 @@ def test_eval_scores_every_utterance_once_and_reports_unreadable_audio(tiny_run,
     assert sum(len(r["hyp"]) for r in rows) > 100       # real hypotheses, so the recomputation means something
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_batch_size(tiny_run, batch_results):
     assert len(batch_results[1]) == len(read_manifest(tiny_run["test_clean"]))
     assert [(r["id"], r["hyp"]) for r in batch_results[1]] == [(r["id"], r["hyp"]) for r in batch_results[32]]

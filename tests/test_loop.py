@@ -212,3 +212,26 @@ def test_an_unreadable_batch_leaves_the_model_sound(demo_data, uninterrupted, tm
     assert sum(r.get("skipped_steps", 0) for r in got) == 2                     # one batch, in each of 2 epochs
     for g, w in zip([r for r in got if "val_cer" in r], [r for r in want if "val_cer" in r]):
         assert np.isfinite(g["val_loss"]) and g["val_loss"] == pytest.approx(w["val_loss"], rel=0.1)
+
+
+@pytest.mark.slow
+def test_a_validation_that_scores_nothing_never_becomes_best(demo_data, tmp_path):
+    """Every validation file is unreadable when read (NaN samples behind a valid header): the validation scores no
+    utterance, its row has no scores, no best.ckpt comes of it (it used to score WER 0.00 and win)."""
+    import soundfile
+    entries = read_manifest(demo_data["val_small"])[:4]
+    for e in entries:
+        audio, rate = soundfile.read(e["audio_filepath"], dtype="float32")
+        audio[0] = np.nan
+        e["audio_filepath"] = str(tmp_path / os.path.basename(e["audio_filepath"]))
+        soundfile.write(e["audio_filepath"], audio, rate, subtype="FLOAT")
+    manifest = tmp_path / "val.json"
+    manifest.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    run = tmp_path / "run"
+    proc = subprocess.run(_train_cmd(demo_data, run, "-o", f"data.val_manifest={manifest}", "-o", "train.epochs=1"),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "validation scored nothing: none of its 4 utterances could be read" in proc.stderr
+    (row,) = [json.loads(line) for line in open(run / "metrics.jsonl") if "val_utterances" in line]
+    assert row["val_utterances"] == 0 and row["val_unreadable"] == 4 and row["val_wer"] is None
+    assert not (run / "checkpoints" / "best.ckpt").exists()

@@ -103,3 +103,28 @@ def test_chunk_bounds_cut_in_pauses():
     for (_, cut), (a, b) in zip(bounds[:-1], pauses):
         assert a <= cut <= b, (cut, a, b)
     assert chunk_bounds(audio[:1000], sr) == [(0, 1000)]
+
+
+def test_the_api_takes_audio_by_one_contract(recognizer, chatty_files):
+    """Stereo in either layout, integer samples, and a (samples, rate) pair give the file's transcript; NaN samples
+    and an ambiguous shape are refused by name; a chunk length that could never progress is refused at once."""
+    from mindaudio import Recognizer
+    from mindaudio.errors import ConfigError
+    path, hyp = chatty_files[0]
+    audio, rate = soundfile.read(path, dtype="float32")
+    stereo = np.stack([audio, audio], axis=1)
+    as_int16 = np.round(audio * 32767).astype(np.int16)
+    for item in (stereo, stereo.T.copy(), (stereo, rate)):
+        assert recognizer.transcribe(item).text == hyp
+    int_text = recognizer.transcribe(as_int16).text
+    assert int_text == recognizer.transcribe(as_int16.astype(np.float32) / 32768).text
+    broken = audio.copy()
+    broken[len(audio) // 2] = np.nan
+    with pytest.raises(AudioError, match="NaN or infinite"):
+        recognizer.transcribe(broken)
+    with pytest.raises(AudioError, match="cannot tell the channel axis"):
+        recognizer.transcribe(np.zeros((3, 3), np.float32))
+    run_dir = os.path.dirname(os.path.dirname(recognizer.source))
+    for seconds in (0, 1e-9, float("inf")):
+        with pytest.raises(ConfigError, match="chunk_seconds must be a finite number of at least"):
+            Recognizer.from_checkpoint(run_dir, chunk_seconds=seconds)

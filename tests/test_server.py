@@ -39,7 +39,7 @@ def client_for(recognizer, **kwargs):
     from fastapi.testclient import TestClient
     from mindaudio.serving.app import Limits, create_app
     limits = Limits(kwargs.pop("max_upload_mb", 2.0), kwargs.pop("max_seconds", 60.0))
-    return TestClient(create_app(recognizer, limits=limits, **kwargs))
+    return TestClient(create_app(recognizer, limits=limits, **kwargs), base_url="http://127.0.0.1")
 
 
 def post(client, data, name="a.wav", **kw):
@@ -112,6 +112,32 @@ def test_token_guards_everything_but_health(recognizer, sample):
     assert client.get("/").status_code == 200 and post(client, sample["bytes"]).status_code == 200
 
 
+def test_without_a_token_only_its_own_host_and_pages(recognizer, sample):
+    """No token: a request that names another host (DNS rebinding: a page elsewhere resolving its own name to
+    127.0.0.1) or comes from another site's page is refused, websockets included; the server's own page works."""
+    from fastapi.testclient import TestClient
+    from mindaudio.serving.app import create_app
+    from starlette.websockets import WebSocketDisconnect
+    app = create_app(recognizer)
+    rebound = TestClient(app, base_url="http://attacker.example:8000")
+    assert rebound.get("/").status_code == 403 and rebound.get("/health").status_code == 403
+    assert post(rebound, sample["bytes"]).status_code == 403
+    own = TestClient(app, base_url="http://127.0.0.1:8000")
+    assert own.get("/").status_code == 200 and own.get("/health").json()["kind"] == "bidirectional"
+    cross = {"Origin": "http://attacker.example"}
+    assert post(own, sample["bytes"], headers=cross).status_code == 403
+    assert post(own, sample["bytes"], headers={"Origin": "http://127.0.0.1:8000"}).status_code == 200
+    with pytest.raises(WebSocketDisconnect):                  # (the test client's websockets name host testserver)
+        with own.websocket_connect("/stream", headers={"Host": "127.0.0.1:8000", **cross}):
+            pass
+    with own.websocket_connect("/stream", headers={"Host": "127.0.0.1:8000", "Origin": "http://127.0.0.1:8000"}) as ws:
+        assert "bidirectional" in ws.receive_json()["error"]     # its own page gets in (and learns it cannot stream)
+    for host in ("localhost:8000", "[::1]:8000"):
+        assert own.get("/health", headers={"Host": host}).status_code == 200
+    with_token = TestClient(create_app(recognizer, token="s3cret"), base_url="http://asr.example.org")
+    assert post(with_token, sample["bytes"], headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
 def test_one_forward_pass_at_a_time(recognizer, sample):
     """Concurrent requests queue for the single inference thread."""
     spans, lock = [], threading.Lock()
@@ -181,6 +207,9 @@ def test_web_page_in_a_real_browser(live_server, sample):
     try:
         driver.get(live_server + "/")
         assert driver.title == "DeepSpeech2 transcription"
+        WebDriverWait(driver, 20).until(lambda d: "bidirectional" in d.find_element(By.ID, "model").text)
+        assert "best.ckpt" in driver.find_element(By.ID, "model").text               # which model is served
+        assert not driver.find_element(By.ID, "live-choice").is_displayed()           # no live mode for it
         driver.find_element(By.ID, "file").send_keys(sample["path"])
         WebDriverWait(driver, 60).until(
             lambda d: d.find_element(By.ID, "transcript").get_attribute("data-text") is not None

@@ -94,7 +94,8 @@ class AlwaysOverflows(TrainStep):
         return ms.ops.logical_and(ms.ops.isfinite(loss), ms.Tensor(False))
 
 
-@pytest.mark.parametrize("step_class, fill", [(TrainStep, np.nan), (AlwaysOverflows, None)], ids=["nan", "verdict"])
+@pytest.mark.parametrize("step_class, fill", [(TrainStep, np.nan), pytest.param(AlwaysOverflows, None, marks=pytest.mark.slow)],
+                         ids=["nan", "verdict"])
 def test_a_skipped_step_leaves_every_parameter_and_buffer_bit_identical(step_class, fill):
     """BatchNorm updates its moving statistics in the forward pass, before any verdict: a skipped step must put them
     back, bit for bit, with everything else."""

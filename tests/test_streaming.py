@@ -63,7 +63,8 @@ def _stream(recognizer, audio, chunk):
     return stream, partials, stream.finish()
 
 
-@pytest.mark.parametrize("chunk", [160, 2560, 1237, 16000])   # 1 frame, 160 ms, an odd size, 1 s
+# one frame, 160 ms, an odd size, 1 s
+@pytest.mark.parametrize("chunk", [pytest.param(160, marks=pytest.mark.slow), 2560, 1237, 16000])
 def test_chunked_equals_whole_utterance(recognizer, utterances, chunk):
     audio = utterances[1]
     whole = recognizer.log_probs(audio)
@@ -120,10 +121,10 @@ def test_transcribe_stream_cli(recognizer, streaming_checkpoint, demo_data, utte
 def test_websocket_stream(recognizer, utterances):
     from fastapi.testclient import TestClient
     from mindaudio.serving.app import create_app
-    client = TestClient(create_app(recognizer))
+    client = TestClient(create_app(recognizer), base_url="http://127.0.0.1")
     audio = utterances[1]
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
-    with client.websocket_connect("/stream") as ws:
+    with client.websocket_connect("/stream", headers={"Host": "127.0.0.1"}) as ws:
         partials = []
         for start in range(0, len(pcm), 2560):
             ws.send_bytes(pcm[start:start + 2560].tobytes())
@@ -140,7 +141,8 @@ def test_websocket_refuses_a_bidirectional_model(chatty_checkpoint):
     from fastapi.testclient import TestClient
     from mindaudio import Recognizer
     from mindaudio.serving.app import create_app
-    with TestClient(create_app(Recognizer.from_checkpoint(chatty_checkpoint))).websocket_connect("/stream") as ws:
+    with TestClient(create_app(Recognizer.from_checkpoint(chatty_checkpoint)),
+                    base_url="http://127.0.0.1").websocket_connect("/stream", headers={"Host": "127.0.0.1"}) as ws:
         assert "bidirectional" in ws.receive_json()["error"]
 
 
@@ -170,3 +172,21 @@ def test_streaming_model_trains_resumes_exactly_and_evaluates(demo_data, tmp_pat
     best = str(tmp_path / "full" / "checkpoints" / "best.ckpt")
     summary = evaluate(config_for(best), best, [demo_data["val_small"]], out=out)
     assert "val_small: WER" in out.getvalue() and summary["results"]["val_small"]["utterances"] == 32
+
+
+def test_stream_chunks_follow_the_audio_contract(recognizer, utterances):
+    """int16 chunks are scaled like float ones (they used to change the output), a 2-D chunk is mixed down, not
+    interleaved, and a NaN sample is refused by name."""
+    audio = utterances[0]
+    _, _, want = _stream(recognizer, audio, 2560)
+    as_int16 = np.round(audio * 32767).astype(np.int16)
+    _, _, got_int = _stream(recognizer, as_int16, 2560)
+    _, _, got_float = _stream(recognizer, as_int16.astype(np.float32) / 32768, 2560)
+    assert got_int.text == got_float.text
+    stream = recognizer.stream()
+    for start in range(0, len(audio), 2560):
+        stream.accept(np.stack([audio[start:start + 2560]] * 2, axis=1))    # [n, 2]
+    assert stream.finish().text == want.text
+    from mindaudio.errors import AudioError
+    with pytest.raises(AudioError, match="stream chunk: 1 sample"):
+        recognizer.stream().accept(np.array([0.1, np.nan, 0.1], np.float32))

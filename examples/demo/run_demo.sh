@@ -12,3 +12,10 @@ python scripts/build_arpa.py examples/demo_corpus/train/libri_train_manifest.jso
 python eval.py -c examples/demo/demo.yaml "$@" --checkpoint runs/demo --output runs/demo/test_results_lm.jsonl \
     -o eval.decoder=beam -o eval.lm_path=runs/demo/lm3.arpa -o eval.alpha=1.0 -o eval.beta=3.0
 python scripts/plot_metrics.py runs/demo/metrics.jsonl --output runs/demo/curve.png --title "DeepSpeech2 demo (CPU)"
+cat <<'NEXT'
+
+The demo model is in runs/demo (its learning curve: runs/demo/curve.png). Try it:
+  mindaudio-transcribe --checkpoint runs/demo examples/demo_corpus/test_clean/wav/3001-30011-0000.wav --json
+  mindaudio-serve --checkpoint runs/demo           # then open http://127.0.0.1:8000/ and drop or record audio
+  python train.py -c examples/demo/streaming.yaml  # the streaming model (then mindaudio-transcribe ... --stream)
+NEXT

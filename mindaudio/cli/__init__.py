@@ -15,15 +15,20 @@ still work, hidden from ``--help``. ``-c/--config`` and ``-o/--override section.
 command that takes a config, ``--checkpoint`` (a file or a run directory) in every command that takes a model.
 Nothing here imports MindSpore: ``mindaudio.cli.train`` must set up the launcher first.
 """
+import _thread
 import argparse
+import contextlib
+import ctypes
 import functools
 import os
 import re
 import signal
 import sys
 import threading
+import time
 import traceback
 
+from mindaudio.config import option
 from mindaudio.errors import (EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL,  # noqa: F401
                               EXIT_TERMINATED, ConfigError, MindaudioError)
 from mindaudio.fileio import is_no_space
@@ -52,8 +57,114 @@ def mindspore_cause(error):
     return cause if len(cause) <= 500 else cause[:500].rsplit(" ", 1)[0] + " …"
 
 
+class _InterruptWatch:
+    """Tells a Ctrl-C from a real SIGTERM. MindSpore's runtime catches SIGINT while a graph runs and answers it by
+    sending its own process SIGTERM, so the process itself never sees the interrupt. A terminal's Ctrl-C goes to the
+    whole foreground process group, though: a small watcher process in the group notes it on a pipe, and a SIGTERM
+    that follows within seconds is the user's interrupt (exit 130), any other a termination (143)."""
+
+    def __init__(self):
+        self.pid, self.read = None, None
+        try:
+            read, write = os.pipe()
+            pid = os.fork()
+        except OSError:
+            return
+        if pid == 0:                                       # the watcher: note each SIGINT, die with the parent
+            try:
+                os.close(read)
+                ctypes.CDLL(None).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, lambda *_: os.write(write, b"i"))
+                while True:
+                    signal.pause()
+            finally:
+                os._exit(0)
+        os.close(write)
+        os.set_blocking(read, False)
+        self.pid, self.read = pid, read
+
+    def interrupted(self):
+        """Whether a SIGINT reached the process group in the last seconds (waits a moment for the watcher)."""
+        if self.read is None:
+            return False
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            try:
+                if os.read(self.read, 64):
+                    return True
+            except BlockingIOError:
+                time.sleep(0.02)
+        return False
+
+    def close(self):
+        if self.pid:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            os.close(self.read)
+            self.pid = None
+
+
+def _quiet_children():
+    """Processes a command forks (feature and conversion workers, the interrupt watcher) leave Ctrl-C to the command:
+    SIGINT is blocked across the fork and ignored in the child before anything runs there, so an interrupt that
+    lands while a worker starts cannot print a traceback from inside it."""
+    block = lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})         # noqa: E731
+    unblock = lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})     # noqa: E731
+
+    def child():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        unblock()
+    os.register_at_fork(before=block, after_in_parent=unblock, after_in_child=child)
+
+
+_watch = []
+_forks_quiet = []
+_pending = [None]                # an interrupt held back until the main thread leaves MindSpore's own code
+
+
+def _compiling(frame):
+    """Whether the main thread is inside MindSpore's graph compiler."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "compile" and f"{os.sep}mindspore{os.sep}" in code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _raise(exception, frame):
+    """Raise ``exception`` now, or, while MindSpore compiles a graph (where an exception dumps a C++ stack and an
+    analyze_fail.ir into the current directory), as soon as the compile is over."""
+    if _compiling(frame):
+        if _pending[0] is None:
+            _pending[0] = exception
+            threading.Thread(target=_retry, daemon=True).start()
+        return
+    _pending[0] = None
+    raise exception()
+
+
+def _retry():
+    while True:
+        time.sleep(0.2)
+        if _pending[0] is None:
+            return
+        _thread.interrupt_main()                 # runs _on_sigint in the main thread (no signal is sent)
+
+
+def _on_sigint(signum, frame):
+    _raise(_pending[0] or KeyboardInterrupt, frame)
+
+
 def _on_sigterm(signum, frame):
-    raise Terminated()
+    _raise(KeyboardInterrupt if _watch and _watch[0].interrupted() else Terminated, frame)
+
+
+def _ignore_signals():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def guarded(main):
@@ -62,18 +173,35 @@ def guarded(main):
 
     @functools.wraps(main)
     def run(*args, **kwargs):
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _on_sigterm)
+        outermost = threading.current_thread() is threading.main_thread() and not _watch
+        if outermost and not _forks_quiet:
+            _quiet_children()
+            _forks_quiet.append(True)
+        if outermost:
+            previous = signal.signal(signal.SIGTERM, _on_sigterm), signal.signal(signal.SIGINT, _on_sigint)
+            _watch.append(_InterruptWatch())
+        interrupted = False
         try:
             return main(*args, **kwargs)
-        except KeyboardInterrupt:
-            fail("interrupted", EXIT_INTERRUPTED)
-        except Terminated:
+        except (KeyboardInterrupt, Terminated) as e:
+            _pending[0] = interrupted = None
+            if outermost:                            # one interrupt is enough: the clean-up below is not cut short
+                _ignore_signals()
+            if isinstance(e, KeyboardInterrupt):
+                fail("interrupted", EXIT_INTERRUPTED)
             fail("terminated", EXIT_TERMINATED)
         except Exception as e:  # noqa: BLE001 - every error gets a sentence; see MINDAUDIO_TRACEBACK
+            if outermost:           # failing already: a SIGTERM now (mpirun stopping the other ranks) must not
+                _ignore_signals()   # print a traceback over the message
             if os.environ.get("MINDAUDIO_TRACEBACK"):
                 traceback.print_exc()
             fail(*describe(e))
+        finally:
+            if outermost:
+                _watch.pop().close()
+                if interrupted is False:       # as it was (a command run in-process, e.g. by a test); at exit,
+                    signal.signal(signal.SIGTERM, previous[0])      # a SIGTERM then ends the process quietly
+                    signal.signal(signal.SIGINT, previous[1])
     return run
 
 
@@ -162,9 +290,9 @@ def add_model_args(parser):
     add_config_args(parser)
     add_checkpoint_arg(parser, required=False)
     parser.add_argument("--mindir", help="an exported MindIR file (its .json sidecar beside it)")
-    parser.add_option("--chunk-seconds", old=("--chunk_seconds",), type=float, default=30.0,
+    parser.add_option("--chunk-seconds", old=("--chunk_seconds",), type=option(float, 0, None, True), default=30.0,
                       help="longest piece fed to the network at once (default: %(default)s)")
-    parser.add_option("--search-seconds", old=("--search_seconds",), type=float, default=10.0,
+    parser.add_option("--search-seconds", old=("--search_seconds",), type=option(float, 0), default=10.0,
                       help="where to look for a pause before each cut (default: last %(default)s s of a chunk)")
     return parser
 

@@ -5,16 +5,18 @@
     mindaudio-average-checkpoints a.ckpt b.ckpt c.ckpt --output avg.ckpt
 
 ``--best N``: the epoch-end checkpoints of the N best validations in the run's metrics.jsonl (training keeps them:
-``train.keep_best``), ranked by CER then WER as best.ckpt is; PaddleSpeech averages the 5 best for its published DeepSpeech2 result. ``--last N``: the N
-newest step checkpoints. Every network parameter is averaged, BatchNorm's moving statistics included; optimizer and
-loss-scale state are left out (the result is for evaluation, not for resuming). The file is written atomically and
-carries the newest checkpoint's config, so ``mindaudio-eval --checkpoint avg.ckpt`` needs no ``-c``.
+``train.keep_best``), ranked by CER then WER as best.ckpt is; PaddleSpeech averages the 5 best for its published
+DeepSpeech2 result. ``--last N``: the N newest step checkpoints. Every network parameter is averaged, BatchNorm's
+moving statistics included; optimizer and loss-scale state are left out (the result is for evaluation, not for
+resuming). The file is written atomically and carries the newest checkpoint's config, so ``mindaudio-eval
+--checkpoint avg.ckpt`` needs no ``-c``.
 """
 import json
 import os
 
 from mindaudio import checkpoint
 from mindaudio.cli import Parser, guarded
+from mindaudio.config import option
 from mindaudio.errors import CheckpointError, ConfigError, DataError
 from mindaudio.metrics import is_scored, validation_key
 
@@ -51,16 +53,14 @@ def main(argv=None):
     parser = Parser(prog="mindaudio-average-checkpoints", description=__doc__)
     parser.add_argument("sources", nargs="+", help="a run directory (with --best/--last), or checkpoint files")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--best", type=int, metavar="N", help="the N best validated checkpoints of the run")
-    group.add_argument("--last", type=int, metavar="N", help="the N newest step checkpoints of the run")
+    group.add_argument("--best", type=option(int, 1), metavar="N", help="the N best validated checkpoints of the run")
+    group.add_argument("--last", type=option(int, 1), metavar="N", help="the N newest step checkpoints of the run")
     parser.add_option("--output", old=("-o",), required=True, help="checkpoint to write")
     args = parser.parse_args(argv)
     if args.best is not None or args.last is not None:
         n = args.best if args.best is not None else args.last
         if len(args.sources) != 1 or not os.path.isdir(args.sources[0]):
             raise ConfigError("--best/--last take one run directory")
-        if n < 1:
-            raise ConfigError("N must be at least 1")
         paths = (best_checkpoints if args.best is not None else last_checkpoints)(args.sources[0], n)
     else:
         paths = args.sources

@@ -3,15 +3,15 @@
     mindaudio-estimate-memory [-c deepspeech2] [--batch 64] [--frames 1250 2500 3500]
 """
 from mindaudio.cli import Parser, add_config_args, guarded
-from mindaudio.config import load_config
+from mindaudio.config import load_config, option
 from mindaudio.models.cost import frame_budget, memory_estimate, parameter_count
 
 
 @guarded
 def main(argv=None):
     p = add_config_args(Parser(prog="mindaudio-estimate-memory", description=__doc__), default="deepspeech2")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--frames", type=int, nargs="+", default=[1250, 2500, 3500])
+    p.add_argument("--batch", type=option(int, 1), default=64)
+    p.add_argument("--frames", type=option(int, 1), nargs="+", default=[1250, 2500, 3500])
     args = p.parse_args(argv)
     model = load_config(args.config, args.override).model
     print(f"parameters: {parameter_count(model):,}")

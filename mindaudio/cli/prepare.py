@@ -15,6 +15,7 @@ import os
 import sys
 
 from mindaudio.cli import EXIT_ERROR, EXIT_OK, Parser, guarded
+from mindaudio.config import option
 from mindaudio.errors import PrepError
 from mindaudio.fileio import is_no_space
 from mindaudio.prep.librispeech import DEFAULT_MIRROR, SPLIT_OF, prepare
@@ -29,7 +30,7 @@ def main(argv=None):
                help="use the archives / extracted trees already in the root path, never download")
     p.add_argument("--subsets", default="", help=f"comma-separated subsets out of {','.join(SPLIT_OF)} "
                    "(default: all when downloading, all present with --data-ready)")
-    p.add_option("--num-workers", old=("--num_workers",), type=int, default=os.cpu_count(),
+    p.add_option("--num-workers", old=("--num_workers",), type=option(int, 1, 1024), default=os.cpu_count(),
                  help="parallel conversion processes (default: the cores, %(default)s)")
     p.add_argument("--mirror", default=DEFAULT_MIRROR, help="base URL holding <subset>.tar.gz")
     p.add_argument("--checksums", help="JSON file {subset: sha256} overriding the built-in table")

@@ -22,6 +22,7 @@ import logging
 import sys
 
 from mindaudio.cli import EXIT_ERROR, EXIT_PARTIAL, Parser, add_model_args, build_recognizer, fail, guarded
+from mindaudio.config import option
 from mindaudio.errors import AudioError, ConfigError
 
 
@@ -48,13 +49,11 @@ def main(argv=None):
     out.add_argument("--text-only", action="store_true", help="print only the text, one line per file")
     out.add_argument("--json", action="store_true", help="one JSON object per file, with word times")
     parser.add_argument("--hotwords", nargs="+", default=None, help="words to favour (beam decoder)")
-    parser.add_option("--hotword-weight", old=("--hotword_weight",), type=float, default=10.0)
+    parser.add_option("--hotword-weight", old=("--hotword_weight",), type=option(float), default=10.0)
     parser.add_argument("--stream", action="store_true", help="feed the file chunk by chunk, printing partials")
-    parser.add_option("--chunk-ms", old=("--chunk_ms",), type=float, default=160.0,
+    parser.add_option("--chunk-ms", old=("--chunk_ms",), type=option(float, 0, 60000, True), default=160.0,
                       help="chunk size for --stream (default 160 ms)")
     args = parser.parse_args(argv)
-    if args.chunk_seconds <= 0 or args.search_seconds < 0:
-        raise ConfigError("--chunk-seconds must be > 0 and --search-seconds ≥ 0")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     recognizer = build_recognizer(args)
     failed = 0

@@ -18,9 +18,10 @@ import numpy as np
 from mindaudio.cli import Parser, add_checkpoint_arg, add_config_args, checkpoint_and_config, guarded
 from mindaudio.data.dataset import load_utterances
 from mindaudio.decoding import BeamSearchDecoder
+from mindaudio.config import option
 from mindaudio.errors import ConfigError
 from mindaudio.fileio import atomic_write
-from mindaudio.inference.evaluate import score, utterance_log_probs
+from mindaudio.inference.evaluate import check_scorable, score, utterance_log_probs
 from mindaudio.inference.network import load_network
 from mindaudio.text import Labels
 
@@ -38,14 +39,19 @@ def main(argv=None):
     parser = add_checkpoint_arg(add_config_args(Parser(prog="mindaudio-tune-lm", description=__doc__)))
     parser.add_argument("--manifest", help="dev manifest (default: data.val_manifest)")
     parser.add_argument("--lm", help="KenLM ARPA or binary model (default: eval.lm_path)")
-    parser.add_option("--beam-width", old=("--beam_width",), type=int, help="beam width (default: eval.beam_width)")
-    parser.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
-    parser.add_argument("--betas", type=float, nargs="+", default=[-1.0, 0.0, 1.0, 2.0, 3.0])
-    parser.add_argument("--random", type=int, default=0, metavar="N", help="N random pairs instead of the grid")
-    parser.add_option("--alpha-range", old=("--alpha_range",), type=float, nargs=2, default=[0.0, 3.0])
-    parser.add_option("--beta-range", old=("--beta_range",), type=float, nargs=2, default=[-2.0, 4.0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances (quick look)")
+    parser.add_option("--beam-width", old=("--beam_width",), type=option(int, 1, 10000),
+                      help="beam width (default: eval.beam_width)")
+    parser.add_argument("--alphas", type=option(float, 0, 100), nargs="+",
+                        default=[0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
+    parser.add_argument("--betas", type=option(float, -100, 100), nargs="+", default=[-1.0, 0.0, 1.0, 2.0, 3.0])
+    parser.add_argument("--random", type=option(int, 0), default=0, metavar="N",
+                        help="N random pairs instead of the grid")
+    parser.add_option("--alpha-range", old=("--alpha_range",), type=option(float, 0, 100), nargs=2,
+                      default=[0.0, 3.0])
+    parser.add_option("--beta-range", old=("--beta_range",), type=option(float, -100, 100), nargs=2,
+                      default=[-2.0, 4.0])
+    parser.add_argument("--seed", type=option(int, 0), default=0)
+    parser.add_argument("--limit", type=option(int, 0), default=0, help="use only the first N utterances (quick look)")
     parser.add_argument("--output", help="write every (alpha, beta, WER, CER) to this JSON file")
     args = parser.parse_args(argv)
 
@@ -60,6 +66,7 @@ def main(argv=None):
     utts, _ = load_utterances(manifest, cfg, labels, purpose="eval")
     if args.limit:
         utts = utts[:args.limit]
+    check_scorable(utts, manifest)
 
     t0 = time.time()
     net = load_network(cfg, checkpoint)

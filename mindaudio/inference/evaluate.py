@@ -98,11 +98,7 @@ def evaluate(cfg, checkpoint_path, manifests, output=None, out=sys.stdout):
     check_output(output)
     all_utts = {m: load_utterances(m, cfg, labels, purpose="eval")[0] for m in manifests}
     for manifest, utts in all_utts.items():
-        if not utts:
-            raise DataError(f"{manifest} holds no utterance: nothing to score")
-        if not any(u.text.split() for u in utts):
-            raise DataError(f"every reference transcript of {manifest} is empty: WER and CER divide by the "
-                            "reference length and mean nothing here")
+        check_scorable(utts, manifest)
     net = load_network(cfg, checkpoint_path)
     print(f"checkpoint {checkpoint_path}; decoder: {decoder.description}", file=out, flush=True)
     summary = {"checkpoint": os.path.abspath(checkpoint_path), "decoder": cfg.eval.decoder,
@@ -131,6 +127,15 @@ def evaluate(cfg, checkpoint_path, manifests, output=None, out=sys.stdout):
         atomic_write(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         atomic_write(summary_path(output), json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def check_scorable(utts, manifest):
+    """A score needs its denominator: refuse a manifest with no utterance, or whose references are all empty."""
+    if not utts:
+        raise DataError(f"{manifest} holds no utterance: nothing to score")
+    if not any(u.text.split() for u in utts):
+        raise DataError(f"every reference transcript of {manifest} is empty: WER and CER divide by the reference "
+                        "length and mean nothing here")
 
 
 def check_output(output):

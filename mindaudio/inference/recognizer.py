@@ -17,6 +17,7 @@ cuts fall in pauses); the chunks' log-probabilities are joined and decoded in on
 from the start of the audio (one network frame = 20 ms).
 """
 import dataclasses
+import math
 
 import numpy as np
 
@@ -59,6 +60,8 @@ def chunk_bounds(audio, sample_rate, chunk_seconds=30.0, search_seconds=10.0, wi
     power) in the last ``search_seconds`` of the chunk."""
     n = len(audio)
     max_len = int(chunk_seconds * sample_rate)
+    if max_len < 1:
+        raise ValueError(f"chunk_seconds {chunk_seconds!r} is shorter than one sample")
     if n <= max_len:
         return [(0, n)]
     search = min(int(search_seconds * sample_rate), max_len // 2)
@@ -88,7 +91,14 @@ class Recognizer:
         self.labels = Labels.from_config(cfg.text)
         self.sample_rate = cfg.features.sample_rate
         self.geometry = Geometry.of(cfg)
-        self.frame_seconds = frame_params(cfg.features)[1] * self.geometry.time_stride / self.sample_rate
+        hop = frame_params(cfg.features)[1]
+        self.frame_seconds = hop * self.geometry.time_stride / self.sample_rate
+        shortest = self.geometry.receptive_frames * hop / self.sample_rate      # one output frame's whole input
+        if not (math.isfinite(chunk_seconds) and chunk_seconds >= shortest):
+            raise ConfigError(f"chunk_seconds must be a finite number of at least {shortest:g} s (the input one output "
+                              f"frame of this network sees), got {chunk_seconds!r}")
+        if not (math.isfinite(search_seconds) and search_seconds >= 0):
+            raise ConfigError(f"search_seconds must be a finite number ≥ 0, got {search_seconds!r}")
         self.chunk_seconds, self.search_seconds = chunk_seconds, search_seconds
         self._decoders = {}
         self._step, self._state0 = None, None          # the streaming step (MindIR: loaded with its initial state)

@@ -20,8 +20,8 @@ class StreamingStep(nn.Cell):
     output frame = frames before the chunk / 2), total [1] int32 (the stream's output length once known, else
     NOT_YET), then the state (:meth:`state_signature`): conv1_cache [1, 1, F, k-1], conv2_cache [1, C, F', k-1],
     h and c [layers, 1, H], look_cache [max(lookahead, 1), 1, H] (k: the time kernel).
-    Outputs: log_probs [m, 1, classes] of output frames position − lookahead … position + m − lookahead − 1, then
-    the new state in the same order."""
+    Outputs: log_probs [m, 1, classes] of output frames position − lookahead … position + m − lookahead − 1,
+    then the new state in the same order."""
 
     def __init__(self, net):
         super().__init__()

@@ -255,14 +255,19 @@ def _die_with_parent(parent):
     """Worker initializer: SIGKILL this worker when the preparation process dies (PR_SET_PDEATHSIG), so that a killed
     run leaves no converter behind."""
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it stops the pool)
     if os.getppid() != parent:                   # the parent died before the request took effect
         os._exit(1)
 
 
 def collect(subset_dirs):
     """Pair audio files with transcript lines over the given extracted subset directories.
-    Returns (utterances {id: (audio path, text)}, problems [(id, source, reason, detail)])."""
-    audio, texts, problems = {}, {}, []
+    Returns (utterances {id: (audio path, text)}, problems [(id, source, reason, detail)]).
+
+    An utterance id found twice (two audio files, or two transcript lines) is ambiguous: which audio goes with which
+    text cannot be known, so the split stops with both places named. A transcript file that is not UTF-8 is named
+    and its utterances skipped (``undecodable_transcript``); the rest of the corpus is prepared."""
+    audio, texts, problems, undecodable = {}, {}, [], {}
     for subset_dir in subset_dirs:
         for dirpath, dirnames, filenames in os.walk(subset_dir):
             dirnames.sort()
@@ -271,20 +276,35 @@ def collect(subset_dirs):
                 uid, ext = os.path.splitext(name)
                 if ext.lower() in AUDIO_EXTENSIONS:
                     if uid in audio:
-                        problems.append((uid, path, "duplicate_id", ""))
-                    else:
-                        audio[uid] = path
+                        raise PrepError(f"utterance id {uid} has two audio files, {audio[uid]} and {path}: which "
+                                        "transcript belongs to which cannot be told; remove or rename one")
+                    audio[uid] = path
                 elif name.endswith(".trans.txt"):
-                    with open(path, encoding="utf-8") as f:
-                        for line in f:
-                            fields = line.split(maxsplit=1)
-                            if fields:  # transcript: LibriSpeech text, upper case (as it already is), whitespace collapsed
-                                text = " ".join(fields[1].upper().split()) if len(fields) > 1 else ""
-                                texts[fields[0]] = (text, os.path.join(dirpath, fields[0] + ".*"))  # where its audio should be
+                    try:
+                        with open(path, encoding="utf-8") as f:
+                            lines = f.read().splitlines()
+                    except UnicodeDecodeError as e:
+                        logger.warning("%s is not UTF-8 text (byte %d): its utterances are skipped", path, e.start)
+                        undecodable[dirpath] = path
+                        continue
+                    for line in lines:
+                        fields = line.split(maxsplit=1)
+                        if not fields:
+                            continue
+                        if fields[0] in texts:
+                            raise PrepError(f"utterance id {fields[0]} has two transcript lines, in "
+                                            f"{texts[fields[0]][2]} and {path}: remove one")
+                        # LibriSpeech text, upper case (as it already is), whitespace collapsed
+                        text = " ".join(fields[1].upper().split()) if len(fields) > 1 else ""
+                        texts[fields[0]] = (text, os.path.join(dirpath, fields[0] + ".*"), path)
     utterances = {}
     for uid in sorted(set(audio) | set(texts)):
         if uid not in texts:
-            problems.append((uid, audio[uid], "missing_transcript", ""))
+            folder = os.path.dirname(audio[uid])
+            if folder in undecodable:
+                problems.append((uid, audio[uid], "undecodable_transcript", undecodable[folder]))
+            else:
+                problems.append((uid, audio[uid], "missing_transcript", ""))
         elif uid not in audio:
             problems.append((uid, texts[uid][1], "missing_audio", ""))
         elif not texts[uid][0]:
@@ -311,12 +331,15 @@ def prepare_split(root, split, subset_dirs, num_workers=1, progress=True):
     results = []
     with tqdm(total=len(jobs), unit="utt", desc=split, disable=not progress) as bar:
         if num_workers > 1 and len(jobs) > 1:
-            with concurrent.futures.ProcessPoolExecutor(num_workers, initializer=_die_with_parent,
-                                                        initargs=(os.getpid(),)) as pool:
+            pool = concurrent.futures.ProcessPoolExecutor(num_workers, initializer=_die_with_parent,
+                                                          initargs=(os.getpid(),))
+            try:
                 chunk = max(1, min(64, len(jobs) // (num_workers * 8)))
                 for res in pool.map(convert_one, jobs, chunksize=chunk):  # map keeps job order
                     results.append(res)
                     bar.update()
+            finally:                               # an interrupt or an error: the queued jobs are dropped
+                pool.shutdown(wait=True, cancel_futures=True)
         else:
             for job in jobs:
                 results.append(convert_one(job))

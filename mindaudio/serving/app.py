@@ -13,7 +13,9 @@ Endpoints:
                       ends the audio and gets the final {"text", "words", "duration", "decoder", "final": true}
   GET  /              the web page (drop or choose a file, or record from the microphone; live with /stream)
 
-Safe by default: it listens on 127.0.0.1 unless ``--host`` says otherwise. With ``--token`` (or the
+Safe by default: it listens on 127.0.0.1 unless ``--host`` says otherwise, and without a token it answers only to
+its own address (the Host header) and its own pages (the Origin header), so that no other web page can reach it
+through the browser (DNS rebinding, cross-origin websockets). With ``--token`` (or the
 MINDAUDIO_SERVE_TOKEN environment variable) every endpoint but /health needs ``Authorization: Bearer <token>``;
 the page can be opened once as ``/?token=<token>``, which sets a same-site, HTTP-only cookie and redirects to ``/``.
 Uploads are decoded from memory (no path from the client touches the file system), refused past ``--max-upload-mb``
@@ -47,18 +49,35 @@ class Limits:
         self.max_seconds = float(max_seconds)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 class Service:
     """What the endpoints share (``app.state.service``): the recognizer, the token, the limits, the decoders a
-    request may ask for (the first is the default), and the single inference thread."""
+    request may ask for (the first is the default), the host names the server answers to without a token, and the
+    single inference thread."""
 
-    def __init__(self, recognizer, token=None, limits=None, decoders=("greedy",)):
+    def __init__(self, recognizer, token=None, limits=None, decoders=("greedy",), hosts=LOOPBACK):
         self.recognizer, self.token, self.limits, self.decoders = recognizer, token, limits or Limits(), decoders
+        self.hosts = {h.strip("[]").lower() for h in hosts}
         # one inference thread: concurrent requests queue instead of running forward passes side by side
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self.queued = 0
 
     def token_matches(self, given):
         return bool(self.token) and hmac.compare_digest((given or "").encode(), self.token.encode())
+
+    def own_origin(self, connection):
+        """Without a token, only this machine's own names may be used to reach the server (its Host header), and
+        only its own pages may call it (a browser's Origin header): a web page elsewhere cannot use it through DNS
+        rebinding or a cross-origin websocket. With a token, the token decides."""
+        if self.token:
+            return True
+        host = _host_name(connection.headers.get("host", ""))
+        origin = connection.headers.get("origin")
+        if host not in self.hosts:
+            return False
+        return origin is None or _host_name(origin.split("://", 1)[-1]) == host
 
     def authorised(self, connection):
         """A request or websocket with the bearer token (header or the page's cookie), or any when no token is set."""
@@ -77,10 +96,19 @@ class Service:
             self.queued -= 1
 
 
-def create_app(recognizer, token=None, limits=None, decoders=("greedy",)):
-    """The ASGI application serving ``recognizer`` (see the module docstring)."""
+def _host_name(host):
+    """'127.0.0.1:8000' → '127.0.0.1'; '[::1]:8000' → '::1'; lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def create_app(recognizer, token=None, limits=None, decoders=("greedy",), hosts=LOOPBACK):
+    """The ASGI application serving ``recognizer`` (see the module docstring). ``hosts``: the names and addresses
+    the server answers to when it has no token."""
     app = FastAPI(title="mindaudio DeepSpeech2", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.service = Service(recognizer, token, limits, decoders)
+    app.state.service = Service(recognizer, token, limits, decoders, hosts)
     app.middleware("http")(require_token)
     app.include_router(router)
     return app
@@ -89,6 +117,9 @@ def create_app(recognizer, token=None, limits=None, decoders=("greedy",)):
 async def require_token(request: Request, call_next):
     """Every path but /health needs the token (when one is set); ``/?token=…`` trades it for a cookie."""
     service = request.app.state.service
+    if not service.own_origin(request):
+        return JSONResponse({"detail": "this server answers only to its own address and pages (start it with "
+                                       "--token to serve other hosts)"}, status_code=403)
     if request.url.path != "/health" and not service.authorised(request):
         if request.url.path == "/" and service.token_matches(request.query_params.get("token")):
             response = RedirectResponse("/", status_code=303)
@@ -102,9 +133,10 @@ async def require_token(request: Request, call_next):
 @router.get("/health")
 async def health(request: Request):
     service = request.app.state.service
-    return {"status": "ok", "model": os.path.basename(str(service.recognizer.source)),
-            "decoders": list(service.decoders), "sample_rate": service.recognizer.sample_rate,
-            "queued": service.queued}
+    recognizer = service.recognizer
+    return {"status": "ok", "model": os.path.basename(str(recognizer.source)),
+            "kind": "streaming" if recognizer.streaming else "bidirectional", "streaming": recognizer.streaming,
+            "decoders": list(service.decoders), "sample_rate": recognizer.sample_rate, "queued": service.queued}
 
 
 @router.get("/")
@@ -151,6 +183,9 @@ async def transcribe(request: Request, audio_file: UploadFile = File(alias="audi
 async def stream(ws: WebSocket):
     """Streaming models: PCM16 chunks in, partial transcripts out, ``{"end": true}`` for the final one."""
     service = ws.app.state.service
+    if not service.own_origin(ws):
+        await ws.close(code=1008)                     # refused before the handshake completes: a 403
+        return
     await ws.accept()
     if not service.authorised(ws) and not service.token_matches(ws.query_params.get("token")):
         await ws.send_json({"error": "missing or wrong bearer token"})

@@ -92,7 +92,8 @@ def who_has(flags):
     size, rank = get_group_size(), get_rank()
     out = np.zeros((size, len(flags)), bool)
     for first in range(0, size, 48):
-        mine = flags.astype(np.int64) << (rank - first) if first <= rank < first + 48 else np.zeros(len(flags), np.int64)
+        mine = flags.astype(np.int64) << (rank - first) if first <= rank < first + 48 else \
+            np.zeros(len(flags), np.int64)
         total = all_reduce_sum(mine)
         for r in range(first, min(size, first + 48)):
             out[r] = (total >> (r - first)) & 1

@@ -258,8 +258,9 @@ def summary(r):
                                                                      if m["verdict"] == "fits" else "")
              + (f"; data.max_frames_per_batch={m['budget_that_fits']} would leave a tenth free"
                 if "budget_that_fits" in m else ""),
-             f"time: {_duration(e['epoch_s'])} per epoch ({r['steps_per_epoch']} steps), {_duration(e['validation_s'])} "
-             f"per validation, {_duration(e['run_h'] * 3600)} for {e['epochs']} epochs on this hardware",
+             f"time: {_duration(e['epoch_s'])} per epoch ({r['steps_per_epoch']} steps), "
+             f"{_duration(e['validation_s'])} per validation, {_duration(e['run_h'] * 3600)} for {e['epochs']} epochs "
+             "on this hardware",
              f"checkpoint: {r['checkpoint']['mb']} MB, saved in {r['checkpoint']['save_s']} s and loaded in "
              f"{r['checkpoint']['load_s']} s" + ("" if r["checkpoint"]["identical"] else ": NOT IDENTICAL")]
     if r["advice"]:

@@ -6,7 +6,9 @@
 """
 import json
 import logging
+import logging.handlers
 import os
+import shutil
 import sys
 import time
 import zlib
@@ -21,7 +23,7 @@ from mindaudio.data.dataset import (BatchSource, epoch_plan, frame_multiple, is_
 from mindaudio.data.manifest import read_manifest
 from mindaudio.device import memory_gib, set_device, usable_cores
 from mindaudio.errors import CheckpointError, ConfigError, DataError
-from mindaudio.fileio import atomic_write
+from mindaudio.fileio import atomic_write, hold_lock
 from mindaudio.geometry import num_bins
 from mindaudio.metrics import is_scored, validation_key
 from mindaudio.models.cost import frame_budget
@@ -37,21 +39,56 @@ log = logging.getLogger("mindaudio.train")
 MAX_CONSECUTIVE_SKIPS = 50   # each skip halves the loss scale: 50 in a row means divergence, not overflow
 
 
-def setup_logging(run_dir, rank):
-    os.makedirs(run_dir, exist_ok=True)
-    name = "train.log" if rank == 0 else f"train_rank{rank}.log"
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+LOG_FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+
+
+def setup_logging(rank):
+    """Rank 0 logs to stderr at once; every rank's records are also kept in memory until the run is sure to start
+    (``attach_log_file``), so that a run that cannot start leaves no log file behind. Returns the buffer."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     for h in list(root.handlers):
         root.removeHandler(h)
-    fh = logging.FileHandler(os.path.join(run_dir, name))
-    fh.setFormatter(fmt)
-    root.addHandler(fh)
     if rank == 0:
         sh = logging.StreamHandler(sys.stderr)
-        sh.setFormatter(fmt)
+        sh.setFormatter(LOG_FORMAT)
         root.addHandler(sh)
+    buffer = logging.handlers.MemoryHandler(capacity=100000, flushLevel=logging.CRITICAL + 1)
+    root.addHandler(buffer)
+    return buffer
+
+
+def attach_log_file(buffer, run_dir, rank):
+    """The run's log file (train.log; train_rank<r>.log for other ranks), with what was logged before it existed."""
+    fh = logging.FileHandler(os.path.join(run_dir, "train.log" if rank == 0 else f"train_rank{rank}.log"))
+    fh.setFormatter(LOG_FORMAT)
+    buffer.setTarget(fh)
+    buffer.flush()
+    root = logging.getLogger()
+    root.removeHandler(buffer)
+    root.addHandler(fh)
+
+
+class RunDirectory:
+    """``train.output_dir`` held by one run at a time: a lock (``.run.lock``) taken at once and released by the kernel
+    when the process ends, even on SIGKILL, so resuming after a crash just works; a second run into the directory
+    stops at once, naming the first one's pid. A run that cannot start removes the directory if it made it."""
+
+    def __init__(self, path):
+        self.path, self.created = path, not os.path.exists(path)
+        self.fd = hold_lock(path, ".run.lock", "another training run",
+                            "wait for it to end or stop it, or choose another train.output_dir")
+
+    def abandon(self):
+        """The run did not start: release the lock, and remove the directory if this run made it and left nothing."""
+        self.release()
+        if self.created and os.listdir(self.path) == [".run.lock"]:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def usable_workers(requested):
@@ -211,7 +248,28 @@ class Trainer:
         ms.set_seed(cfg.train.seed)
         np.random.seed(cfg.train.seed)
         self.rank, self.size = collectives.setup()
-        setup_logging(cfg.train.output_dir, self.rank)
+        log_buffer = setup_logging(self.rank)
+        self.run_dir = RunDirectory(cfg.train.output_dir) if self.rank == 0 else None
+        try:
+            self._build(cfg)
+        except BaseException:
+            if self.run_dir:
+                self.run_dir.abandon()
+            raise
+        os.makedirs(cfg.train.output_dir, exist_ok=True)
+        attach_log_file(log_buffer, cfg.train.output_dir, self.rank)
+        os.makedirs(self.manager.dir, exist_ok=True)
+        # the run's position and what it has measured so far (set by _restore, advanced by the epochs)
+        self.epoch = self.batch_in_epoch = self.global_step = 0
+        self.pending_validation = False
+        self.result = None                  # the last validation
+        self.metrics = None                 # metrics.jsonl (rank 0 only)
+        self.window = _new_window()         # the steps since the last metrics line
+        self.unreadable = 0                 # utterances left out of this epoch's batches
+        self.start_time, self.steps_run, self.train_s, self.steady_s = time.time(), 0, 0.0, 0.0
+
+    def _build(self, cfg):
+        """Data, plan, network and step: everything that can fail before anything is written."""
         resolve_frame_budget(cfg, self.size)
         self.labels = Labels.from_config(cfg.text)
         self.utts, counts = load_utterances(cfg.data.train_manifest, cfg, self.labels, purpose="train")
@@ -244,15 +302,7 @@ class Trainer:
         if cfg.train.dynamic_shapes:
             self.eval_cell.set_inputs(*self.step.loss_cell.input_signature())
         self.state = checkpoint.training_state(self.network, self.step.optimizer, self.step.scaler)
-        self.manager = checkpoint.CheckpointManager(cfg.train.output_dir, cfg.train.keep_checkpoints)
-        # the run's position and what it has measured so far (set by _restore, advanced by the epochs)
-        self.epoch = self.batch_in_epoch = self.global_step = 0
-        self.pending_validation = False
-        self.result = None                  # the last validation
-        self.metrics = None                 # metrics.jsonl (rank 0 only)
-        self.window = _new_window()         # the steps since the last metrics line
-        self.unreadable = 0                 # utterances left out of this epoch's batches
-        self.start_time, self.steps_run, self.train_s, self.steady_s = time.time(), 0, 0.0, 0.0
+        self.manager = checkpoint.CheckpointManager(cfg.train.output_dir, cfg.train.keep_checkpoints, create=False)
 
     def plan(self, epoch):
         return epoch_plan(self.utts, self.cfg, self.size, epoch)
@@ -302,6 +352,13 @@ class Trainer:
 
     def run(self):
         """Train (or resume) to ``train.epochs``; returns the last validation result (or None)."""
+        try:
+            return self._run()
+        finally:
+            if self.run_dir:
+                self.run_dir.release()
+
+    def _run(self):
         self._restore()
         for callback in self.callbacks:
             callback.on_start(self.rank, self.state)
