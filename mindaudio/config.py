@@ -80,14 +80,21 @@ class ModelConfig:
 
 @dataclass
 class AugmentConfig:
-    """SpecAugment, applied to training batches only."""
-    enabled: bool = True
+    """Augmentation of training batches only (mindaudio/data/augment.py); each kind is off at its neutral value."""
+    speed_factors: List[float] = field(default_factory=list)   # speed perturbation, e.g. [0.9, 1.0, 1.1]; []: off
+    gain_db: float = num(0.0, 0, 40)           # gain drawn from ±gain_db dB; 0: off
+    noise_manifest: str = ""                   # JSON lines with audio_filepath: noise added to training audio; "": off
+    noise_prob: float = num(0.5, 0, 1)         # ...to this fraction of the utterances
+    noise_snr_db: List[float] = field(default_factory=lambda: [10.0, 30.0])  # ...at an SNR drawn from this range
+    vtlp_warp: float = num(0.0, 0, 0.5)        # vocal-tract-length perturbation: α from [1 - w, 1 + w]; 0: off
+    vtlp_boundary_hz: float = num(4800.0, 0, low_open=True)   # where the warp's α·f part ends (for α ≤ 1)
+    enabled: bool = True                       # SpecAugment's masks:
     freq_masks: int = num(2, 0)
     freq_width: int = num(27, 0)               # max bins per frequency mask
     time_masks: int = num(2, 0)
     time_width: int = num(40, 0)               # max frames per time mask
     time_ratio: float = num(0.05, 0, 1)        # ...and at most this fraction of the utterance's frames
-    start_epoch: int = num(0, 0)               # first epoch (0-based) with masks
+    start_epoch: int = num(0, 0)               # first epoch (0-based) with any augmentation
 
 
 @dataclass
@@ -113,6 +120,7 @@ class TrainConfig:
     output_dir: str = "runs/deepspeech2"
     resume: str = ""                           # "" (fresh run) | auto | path to a checkpoint
     log_every: int = num(50, 1)                # steps between metrics lines
+    tensorboard: bool = True                   # event files in output_dir/tensorboard (rank 0)
     ckpt_every: int = num(2000, 0)             # steps between checkpoints (plus one at each epoch end); 0: epochs only
     keep_checkpoints: int = num(3, 1)          # the newest step checkpoints kept...
     keep_best: int = num(5, 0)                 # ...and those of the best validations (scripts/average_checkpoints.py)
@@ -318,6 +326,14 @@ def validate(cfg):
         raise ConfigError("data.max_duration must be greater than data.min_duration")
     if cfg.features.hop_ms > cfg.features.window_ms:
         raise ConfigError("features.hop_ms must not exceed features.window_ms (frames would skip samples)")
+    aug = cfg.augment
+    if any(not 0.5 <= f <= 2 for f in aug.speed_factors):
+        raise ConfigError(f"augment.speed_factors must lie in [0.5, 2], got {aug.speed_factors}")
+    if len(aug.noise_snr_db) != 2 or not all(map(math.isfinite, aug.noise_snr_db)) or \
+            not aug.noise_snr_db[0] <= aug.noise_snr_db[1]:
+        raise ConfigError(f"augment.noise_snr_db must be [low, high] in dB, got {aug.noise_snr_db}")
+    if aug.vtlp_boundary_hz >= cfg.features.sample_rate / 2:
+        raise ConfigError("augment.vtlp_boundary_hz must lie below the Nyquist frequency (features.sample_rate / 2)")
     if cfg.model.bidirectional and cfg.model.lookahead:
         raise ConfigError("model.lookahead is the streaming model's: it needs model.bidirectional: false (a "
                           "bidirectional model already sees the whole utterance)")

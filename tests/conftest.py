@@ -5,7 +5,9 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.helpers import DEMO, REPO, TINY_MODEL, overrides
 
@@ -42,19 +44,27 @@ def demo_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_run(demo_data, tmp_path_factory):
-    """A tiny DeepSpeech2 (TINY_MODEL) trained by train.py for 12 steps on the 48 shortest
-    demo utterances, validated once on val: a run directory with ``checkpoints/best.ckpt`` (config in its
+    """A tiny DeepSpeech2 (TINY_MODEL) trained by train.py for 12 steps on the 48 shortest demo utterances with
+    every augmentation, validated once on val: a run directory with ``checkpoints/best.ckpt`` (config in its
     metadata) and ``config.yaml``. Barely trained: good for plumbing, batch invariance and export tests."""
     run_dir = tmp_path_factory.mktemp("tiny_run")
+    noise_dir = tmp_path_factory.mktemp("noise")          # every augmentation on: the feature workers' path
+    with open(noise_dir / "noise.json", "w") as f:
+        for i in range(2):
+            sf.write(noise_dir / f"noise{i}.wav", np.random.default_rng(i).normal(0, 0.1, 24000), 16000)
+            f.write(json.dumps({"audio_filepath": str(noise_dir / f"noise{i}.wav")}) + "\n")
     cmd = [sys.executable, os.path.join(REPO, "train.py"), "-c", DEMO,
            *overrides(f"data.train_manifest={demo_data['train_small']}", f"data.val_manifest={demo_data['val']}",
                       f"data.test_manifests=[{demo_data['test_clean']}]", f"train.output_dir={run_dir}",
                       *TINY_MODEL, "train.epochs=1", "train.batch_size=4", "train.lr=3e-3", "train.warmup_steps=2",
-                      "train.log_every=4", "data.num_workers=8")]   # more workers than cores: clamped, logged
+                      "train.log_every=4", "data.num_workers=8",   # more workers than cores: clamped, logged
+                      "augment.speed_factors=[0.9,1.0,1.1]", "augment.gain_db=6", "augment.vtlp_warp=0.1",
+                      f"augment.noise_manifest={noise_dir / 'noise.json'}", "augment.enabled=true")]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "data.num_workers=8 but this machine has" in proc.stderr or (os.cpu_count() or 1) >= 8
     assert os.path.isfile(run_dir / "checkpoints" / "best.ckpt")
+    assert "noise: 2 file(s)" in proc.stderr
     return {"run_dir": str(run_dir), "checkpoint": str(run_dir / "checkpoints" / "best.ckpt"),
             "config": str(run_dir / "config.yaml"), **demo_data}
 

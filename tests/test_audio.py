@@ -108,3 +108,14 @@ def test_files_are_named_in_errors_and_never_read_past_the_limit(tmp_path):
     lying = header[:40] + struct.pack("<I", 10 ** 9) + header[44:]      # a data chunk that claims 1 GB
     with pytest.raises(AudioError, match="truncated WAV"):
         audio.read(lying, RATE)
+
+
+def test_the_beginning_of_a_long_file(tmp_path):
+    """first_seconds reads the start of a file (noise for augmentation) where max_seconds refuses it."""
+    import soundfile as sf
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, 16000 * 3).astype(np.float32)
+    sf.write(tmp_path / "long.wav", x, 16000, subtype="FLOAT")
+    np.testing.assert_array_equal(audio.read(tmp_path / "long.wav", 16000, first_seconds=1), x[:16001])
+    np.testing.assert_array_equal(audio.read(tmp_path / "long.wav", 16000, first_seconds=5), x)
+    with pytest.raises(AudioError, match="longer than the limit of 1 s"):
+        audio.read(tmp_path / "long.wav", 16000, max_seconds=1)

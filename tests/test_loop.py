@@ -77,6 +77,45 @@ def test_sigkill_then_resume_equals_uninterrupted_run(demo_data, uninterrupted, 
         np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-6, err_msg=name)
     resumed = [json.loads(line) for line in open(killed / "metrics.jsonl")]
     assert [r["step"] for r in resumed if "loss" in r] == [r["step"] for r in train_records]
+    # TensorBoard's reader drops what the killed run logged past its checkpoint: one value per step, as the file
+    board = scalars(killed / "tensorboard")
+    assert [s for s, _ in board["train/loss"]] == [r["step"] for r in resumed if "loss" in r]
+    assert [s for s, _ in board["validation/cer"]] == [r["step"] for r in resumed if "val_cer" in r]
+
+
+def scalars(logdir):
+    """{tag: [(step, value)]} as TensorBoard itself reads the event files."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "tensors": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_tensorboard_shows_the_rows_of_metrics_jsonl_and_validation_transcripts(tiny_run):
+    """Read back with tensorboard's own reader: every scalar equals its metrics.jsonl value at the same step, and
+    the validation's transcripts are there, reference beside hypothesis."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from mindaudio.training.board import STEP_TAGS, VALIDATION_TAGS
+    rows = [json.loads(line) for line in open(os.path.join(tiny_run["run_dir"], "metrics.jsonl"))]
+    board = scalars(os.path.join(tiny_run["run_dir"], "tensorboard"))
+    checked = 0
+    for key, tag in {**STEP_TAGS, **VALIDATION_TAGS}.items():
+        want = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+        assert want, key
+        assert [s for s, _ in board[tag]] == [s for s, _ in want], tag
+        np.testing.assert_allclose([v for _, v in board[tag]], [v for _, v in want], rtol=1e-6, err_msg=tag)
+        checked += 1
+    assert checked == len(STEP_TAGS) + len(VALIDATION_TAGS)
+    events = EventAccumulator(os.path.join(tiny_run["run_dir"], "tensorboard"), size_guidance={"tensors": 0})
+    events.Reload()
+    (text,) = events.Tensors("validation/transcripts/text_summary")   # tensorboardX appends the suffix
+    table = text.tensor_proto.string_val[0].decode()
+    references = {u["id"]: " ".join(u["text"].upper().split()) for u in read_manifest(tiny_run["val"])}
+    lines = [line for line in table.splitlines()[2:]]
+    assert len(lines) == 4
+    for line in lines:
+        utt, ref, _ = [cell.strip() for cell in line.strip("|").split("|")]
+        assert references[utt] == ref
 
 
 @pytest.mark.slow

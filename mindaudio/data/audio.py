@@ -28,10 +28,14 @@ from mindaudio.errors import AudioError
 MAX_CHANNELS = 8                      # an array axis this short (and shorter than the other) holds channels
 
 
-def read(source, sample_rate, name=None, max_seconds=None, channel_axis=None):
+def read(source, sample_rate, name=None, max_seconds=None, channel_axis=None, first_seconds=None):
     """Any audio source (see the module docstring) → mono float32 samples [S] at ``sample_rate``. ``name`` is how
-    errors call the input (default: the path, "audio bytes" or "audio array")."""
-    if isinstance(source, (str, os.PathLike)):
+    errors call the input (default: the path, "audio bytes" or "audio array"). ``first_seconds``: read only the
+    beginning of a file (noise for augmentation), where ``max_seconds`` refuses a longer one."""
+    if isinstance(source, (str, os.PathLike)) and first_seconds is not None:
+        name = name or os.fspath(source)
+        samples, rate = read_file(os.fspath(source), name, first_seconds, cut=True)
+    elif isinstance(source, (str, os.PathLike)):
         name = name or os.fspath(source)
         samples, rate = read_file(os.fspath(source), name, max_seconds)
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -95,9 +99,9 @@ def check_finite(samples, name, sample_rate=None):
     return samples
 
 
-def read_file(source, name, max_seconds=None):
+def read_file(source, name, max_seconds=None, cut=False):
     """A path or the bytes of an audio file → (mono float32 samples, their rate), decoded in blocks up to
-    ``max_seconds``."""
+    ``max_seconds`` (or, with ``cut``, its first ``max_seconds``)."""
     if isinstance(source, str):
         _check_path(source)
         with open(source, "rb") as f:
@@ -113,10 +117,13 @@ def read_file(source, name, max_seconds=None):
         with soundfile.SoundFile(handle) as f:
             rate, frames = f.samplerate, f.frames
             limit = None if max_seconds is None else int(max_seconds * rate) + 1
-            if limit is not None and 0 < frames < 2 ** 62 and frames > limit:
+            if cut:
+                frames = min(frames, limit) if 0 < frames < 2 ** 62 else frames
+                blocks = [f.read(frames=limit, dtype="float32", always_2d=True)]
+            elif limit is not None and 0 < frames < 2 ** 62 and frames > limit:
                 raise AudioError(f"{name}: audio of {frames / rate:.1f} s is longer than the limit of "
                                  f"{max_seconds:g} s")
-            if limit is None:
+            elif limit is None:
                 blocks = [f.read(dtype="float32", always_2d=True)]
             else:
                 blocks, total = [], 0

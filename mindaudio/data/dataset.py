@@ -14,7 +14,7 @@ import shutil
 import numpy as np
 
 from mindaudio.data import audio
-from mindaudio.data.augment import spec_augment
+from mindaudio.data.augment import Augmenter, slowest_speed
 from mindaudio.data.features import spectrogram
 from mindaudio.data.manifest import read_manifest
 from mindaudio.errors import AudioError
@@ -94,7 +94,7 @@ def load_utterances(manifest_path, cfg, labels, purpose="train"):
         elif purpose == "train" and duration > cfg.data.max_duration:
             reason = "too_long"
         elif purpose == "train" and cfg.data.max_frames_per_batch and \
-                padded(frames, frame_multiple(cfg)) > cfg.data.max_frames_per_batch:
+                padded(plan_frames(frames, cfg), frame_multiple(cfg)) > cfg.data.max_frames_per_batch:
             reason = "over_frame_budget"
         elif bad and purpose != "eval":
             reason = "unknown_characters"
@@ -124,6 +124,13 @@ def load_utterances(manifest_path, cfg, labels, purpose="train"):
 def padded(frames, pad_to_multiple):
     """Frames rounded up to a multiple of ``pad_to_multiple`` (what a batch's longest utterance pads to)."""
     return -(-np.asarray(frames) // pad_to_multiple) * pad_to_multiple
+
+
+def plan_frames(frames, cfg):
+    """The frames a training utterance is planned at: its own, or with speed perturbation the most it can become
+    (its frames / the slowest factor), so that no draw overflows the frame budget."""
+    slowest = slowest_speed(cfg)
+    return frames if slowest == 1 else np.ceil(np.asarray(frames) / slowest).astype(int)
 
 
 def batch_plan(frames, batch_size, world_size=1, epoch=0, seed=0, sortagrad=True, max_frames=0, pad_to_multiple=1):
@@ -178,8 +185,8 @@ def batch_plan(frames, batch_size, world_size=1, epoch=0, seed=0, sortagrad=True
 
 def epoch_plan(utts, cfg, world_size=1, epoch=0):
     """:func:`batch_plan` of training utterances under ``cfg`` (batch size, frame budget, padding, seed)."""
-    return batch_plan([u.frames for u in utts], cfg.train.batch_size, world_size, epoch, cfg.train.seed,
-                      cfg.data.sortagrad, cfg.data.max_frames_per_batch, frame_multiple(cfg))
+    return batch_plan(plan_frames([u.frames for u in utts], cfg), cfg.train.batch_size, world_size, epoch,
+                      cfg.train.seed, cfg.data.sortagrad, cfg.data.max_frames_per_batch, frame_multiple(cfg))
 
 
 def frame_multiple(cfg):
@@ -217,17 +224,23 @@ def collate(feats, tokens, pad_to_multiple=1, target_length=None):
 
 
 def load_batch(utts, cfg, rng=None):
-    """Read, featurise and pad ``utts`` (SpecAugment with ``rng`` if given) → (Batch or None, indices of the
-    utterances in it, {index: message} for those whose audio could not be read)."""
+    """Read, featurise and pad ``utts`` (augmented from ``rng`` if given: training only) → (Batch or None, indices
+    of the utterances in it, {index: message} for those whose audio could not be read)."""
     feats, tokens, kept, failures = [], [], [], {}
+    augment = Augmenter(cfg, rng) if rng is not None else None
+    geometry = Geometry.of(cfg)
     for i, u in enumerate(utts):
         try:
-            f = spectrogram(audio.read(u.audio_filepath, cfg.features.sample_rate), cfg.features)
+            samples = audio.read(u.audio_filepath, cfg.features.sample_rate)
+            if augment:
+                samples = augment.waveform(samples, lambda n: geometry.output_frames(
+                    num_frames(n, cfg.features)) >= ctc_min_frames(u.tokens))
+            f = spectrogram(samples, cfg.features)
         except AudioError as e:
             failures[i] = str(e)
             continue
-        if rng is not None:
-            f = spec_augment(f, cfg.augment, rng)
+        if augment:
+            f = augment.features(f)
         feats.append(f)
         tokens.append(u.tokens)
         kept.append(i)
@@ -238,15 +251,15 @@ def load_batch(utts, cfg, rng=None):
 class BatchSource:
     """Random-access source of padded training batches for one rank and one epoch (what GeneratorDataset needs).
 
-    Item i → the four arrays of a :class:`Batch`. SpecAugment masks are drawn from (seed, epoch, rank, batch), so
-    a resumed run sees the same batches."""
+    Item i → the four arrays of a :class:`Batch`. Augmentation is drawn from (seed, epoch, rank, batch), so a
+    resumed run sees the same batches."""
 
     def __init__(self, utterances, batches, cfg, epoch=0, rank=0, augment=False, start=0):
         self.utts = utterances
         self.batches = batches
         self.cfg = cfg
         self.epoch, self.rank = epoch, rank
-        self.augment = augment and cfg.augment.enabled and epoch >= cfg.augment.start_epoch
+        self.augment = augment and epoch >= cfg.augment.start_epoch
         self.start = start  # batches already consumed this epoch (resume)
 
     def __len__(self):

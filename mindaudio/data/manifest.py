@@ -24,8 +24,9 @@ def write_manifest(path, entries):
     return len(lines)
 
 
-def read_manifest(path):
-    """Read and validate a manifest; raises :class:`ManifestError` naming the file and line of the first bad entry."""
+def read_manifest(path, required=REQUIRED_FIELDS):
+    """Read and validate a manifest whose lines hold the ``required`` fields (a noise list needs only
+    ``audio_filepath``); raises :class:`ManifestError` naming the file and line of the first bad entry."""
     if os.path.isdir(path):
         raise ManifestError(f"manifest {path} is a directory; a manifest is a JSON-lines file")
     if not os.path.isfile(path):
@@ -46,15 +47,14 @@ def read_manifest(path):
             raise ManifestError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
         if not isinstance(entry, dict):
             raise ManifestError(f"{path}:{lineno}: expected a JSON object, got {type(entry).__name__}")
-        missing = [k for k in REQUIRED_FIELDS if k not in entry]
+        missing = [k for k in required if k not in entry]
         if missing:
-            raise ManifestError(f"{path}:{lineno}: missing field(s) {missing}; every line needs "
-                                f"{list(REQUIRED_FIELDS)}")
-        duration = entry["duration"]
+            raise ManifestError(f"{path}:{lineno}: missing field(s) {missing}; every line needs {list(required)}")
+        duration = entry.get("duration", 1)
         if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not math.isfinite(duration) \
                 or duration <= 0:
             raise ManifestError(f"{path}:{lineno}: 'duration' must be a positive number, got {duration!r}")
-        if not isinstance(entry["text"], str):
+        if not isinstance(entry.get("text", ""), str):
             raise ManifestError(f"{path}:{lineno}: 'text' must be a string")
         if not isinstance(entry["audio_filepath"], str) or not entry["audio_filepath"]:
             raise ManifestError(f"{path}:{lineno}: 'audio_filepath' must be a non-empty string")

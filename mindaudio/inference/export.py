@@ -25,7 +25,7 @@ from mindaudio.models.streaming_step import streaming_step
 def export_mindir(cfg, checkpoint_path, output):
     """Write ``output`` (``.mindir`` added if missing) and its JSON sidecar; returns the MindIR path."""
     checkpoint_path = resolve_checkpoint(checkpoint_path)
-    net = load_network(cfg, checkpoint_path)
+    net = load_network(cfg, checkpoint_path, portable=True)     # nn.LSTM, not the compiled CPU kernel
     base = output[:-len(".mindir")] if output.endswith(".mindir") else output
     os.makedirs(os.path.dirname(os.path.abspath(base)), exist_ok=True)
     ms.export(net, *net.input_signature(), file_name=base, file_format="MINDIR")

@@ -40,20 +40,20 @@ def config_for(checkpoint_path, config_path=None, overrides=()):
     raise ConfigError(f"{checkpoint_path} stores no config and has no run config.yaml beside it: pass -c CONFIG")
 
 
-def build_network(cfg):
+def build_network(cfg, portable=False):
     """The network of ``cfg``, untrained, in evaluation mode (dynamic batch and length unless
-    ``train.dynamic_shapes`` is false)."""
-    net = build_model(cfg)
+    ``train.dynamic_shapes`` is false); ``portable``: only MindSpore's own operators (for export)."""
+    net = build_model(cfg, portable)
     net.set_train(False)
     if cfg.train.dynamic_shapes:
         net.set_inputs(*net.input_signature())
     return net
 
 
-def load_network(cfg, checkpoint_path):
+def load_network(cfg, checkpoint_path, portable=False):
     """The network of ``cfg`` on ``cfg.train.device_target`` with the checkpoint's weights, in evaluation mode."""
     set_device(cfg.train.device_target, cfg.train.device_id, cfg.train.dynamic_shapes)
-    net = build_network(cfg)
+    net = build_network(cfg, portable)
     params, _ = checkpoint.load(checkpoint_path)
     checkpoint.restore(checkpoint.training_state(net), params, checkpoint_path)
     return net

@@ -5,13 +5,15 @@ convolution over ``model.lookahead`` future frames (its only look into the futur
 Padding never changes results: convolution outputs are zeroed beyond each utterance's length (so the next
 convolution sees the same zeros an utterance alone would see), and the reverse LSTM direction runs on each
 sequence reversed within its own length (a gather, ``layers.ReverseWithinLengths``), which keeps the fused
-LSTM kernels (``nn.LSTM`` without ``seq_length``) and is exact on the valid frames.
+LSTM kernels (``nn.LSTM`` without ``seq_length``; on the CPU the compiled kernel of ``cpu_lstm``) and is exact on the
+valid frames.
 """
 import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
 from mindaudio.geometry import Geometry, conv_out_size, num_bins
+from mindaudio.models.cpu_lstm import lstm
 from mindaudio.models.layers import Conv2d, ReverseWithinLengths
 
 
@@ -56,10 +58,10 @@ class ConvBlock(nn.Cell):
 class BiLSTM(nn.Cell):
     """One bidirectional LSTM layer, directions summed. x: [T, B, D] → [T, B, H], zero beyond each length."""
 
-    def __init__(self, input_size, hidden):
+    def __init__(self, input_size, hidden, compiled=False):
         super().__init__()
-        self.fwd = nn.LSTM(input_size, hidden, num_layers=1, has_bias=True, batch_first=False)
-        self.bwd = nn.LSTM(input_size, hidden, num_layers=1, has_bias=True, batch_first=False)
+        self.fwd = lstm(input_size, hidden, compiled)
+        self.bwd = lstm(input_size, hidden, compiled)
         self.reverse = ReverseWithinLengths()
 
     def construct(self, x, lengths, mask):
@@ -71,9 +73,10 @@ class BiLSTM(nn.Cell):
 class ForwardLSTM(nn.Cell):
     """One forward LSTM layer (the streaming model). x: [T, B, D] → [T, B, H], zero beyond each length."""
 
-    def __init__(self, input_size, hidden):
+    def __init__(self, input_size, hidden, compiled=False):
         super().__init__()
-        self.fwd = nn.LSTM(input_size, hidden, num_layers=1, has_bias=True, batch_first=False)
+        self.fwd = nn.LSTM(input_size, hidden, num_layers=1, has_bias=True, batch_first=False)   # step() needs a
+        # state to start from, which the compiled kernel does not take
 
     def construct(self, x, lengths, mask):
         forward, _ = self.fwd(x)
@@ -122,7 +125,7 @@ class DeepSpeech2(nn.Cell):
     """feats: [B, 1, F, T] float32, lengths: [B] int32 → (log_probs [T', B, C] float32, out_lengths [B] int32),
     T' = ``geometry.output_frames(T)`` = ⌊(T − 1) / 2⌋ + 1. Sizes come from ``ModelConfig``; F = ``num_features``."""
 
-    def __init__(self, model_cfg, num_features, num_classes, fast_cpu):
+    def __init__(self, model_cfg, num_features, num_classes, fast_cpu, compiled_lstm=False):
         super().__init__()
         self.geometry = Geometry(model_cfg, num_features)
         self.num_features, self.num_classes = num_features, num_classes
@@ -131,7 +134,8 @@ class DeepSpeech2(nn.Cell):
         self.conv2 = ConvBlock(spec2, model_cfg.relu_clip, fast_cpu)
         sizes = [self.geometry.rnn_input_size] + [model_cfg.rnn_hidden] * model_cfg.rnn_layers
         layer = BiLSTM if model_cfg.bidirectional else ForwardLSTM
-        self.rnns = nn.CellList([layer(sizes[i], model_cfg.rnn_hidden) for i in range(model_cfg.rnn_layers)])
+        self.rnns = nn.CellList([layer(sizes[i], model_cfg.rnn_hidden, compiled_lstm)
+                                 for i in range(model_cfg.rnn_layers)])
         self.streaming = not model_cfg.bidirectional
         self.lookahead = Lookahead(model_cfg.lookahead, model_cfg.rnn_hidden) \
             if self.streaming and model_cfg.lookahead else None
@@ -186,12 +190,14 @@ class CTCLossCell(nn.Cell):
         return self.per_utterance(feats, feat_lens, targets, target_lens)[2].mean()
 
 
-def build_model(cfg):
-    """The network of ``cfg`` for ``cfg.train.device_target``: the CPU path swaps only the convolution
-    implementation; on Ascend with ``train.mixed_precision`` the convolutions, LSTMs and projection run in fp16
-    while BatchNorm, log-softmax and CTC stay fp32."""
-    net = DeepSpeech2(cfg.model, num_bins(cfg.features), len(cfg.text.alphabet) + 1,
-                      fast_cpu=cfg.train.device_target == "CPU")
+def build_model(cfg, portable=False):
+    """The network of ``cfg`` for ``cfg.train.device_target``: the CPU path swaps the convolution implementation
+    and (unless ``portable``, for an exported graph that must not need a compiled library) the bidirectional LSTMs'
+    kernel (``cpu_lstm``); the parameters are the same. On Ascend with ``train.mixed_precision`` the convolutions,
+    LSTMs and projection run in fp16 while BatchNorm, log-softmax and CTC stay fp32."""
+    cpu = cfg.train.device_target == "CPU"
+    net = DeepSpeech2(cfg.model, num_bins(cfg.features), len(cfg.text.alphabet) + 1, fast_cpu=cpu,
+                      compiled_lstm=cpu and not portable)
     if cfg.train.device_target == "Ascend" and cfg.train.mixed_precision:
         for cell in (net.conv1.conv, net.conv2.conv, net.rnns, net.fc) + ((net.lookahead,) if net.lookahead else ()):
             cell.to_float(ms.float16)

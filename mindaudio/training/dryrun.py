@@ -24,7 +24,8 @@ import numpy as np
 import mindspore as ms
 
 from mindaudio import checkpoint
-from mindaudio.data.dataset import batch_plan, frame_multiple, load_utterances, padded, static_target_length
+from mindaudio.data.dataset import (batch_plan, frame_multiple, load_utterances, padded, plan_frames,
+                                    static_target_length)
 from mindaudio.device import memory_gib, peak_memory_mb, rss_gib, set_device
 from mindaudio.errors import ManifestError
 from mindaudio.geometry import Geometry, num_bins, num_frames
@@ -57,7 +58,8 @@ def planned_batches(cfg, world_size):
     labels = Labels.from_config(cfg.text)
     try:
         utts, _ = load_utterances(cfg.data.train_manifest, cfg, labels, purpose="train")
-        frames, targets, source = np.array([u.frames for u in utts]), [len(u.tokens) for u in utts], "manifest"
+        frames, targets = plan_frames(np.array([u.frames for u in utts]), cfg), [len(u.tokens) for u in utts]
+        source = "manifest"
     except (ManifestError, ValueError) as e:
         log.warning("no plan from %s (%s): the plan of LibriSpeech 960 h's lengths (synthetic) instead",
                     cfg.data.train_manifest, e)

@@ -18,24 +18,28 @@ import mindspore as ms
 
 from mindaudio import checkpoint
 from mindaudio.config import load_config, save_config, to_dict
+from mindaudio.data.augment import check_noise
 from mindaudio.data.dataset import (BatchSource, epoch_plan, frame_multiple, is_unreadable_batch, load_utterances,
-                                    make_dataset, padded, shared_memory_workers)
+                                    make_dataset, padded, plan_frames, shared_memory_workers)
 from mindaudio.data.manifest import read_manifest
 from mindaudio.device import memory_gib, set_device, usable_cores
 from mindaudio.errors import CheckpointError, ConfigError, DataError
 from mindaudio.fileio import atomic_write, hold_lock
 from mindaudio.geometry import num_bins
 from mindaudio.metrics import is_scored, validation_key
+from mindaudio.models import cpu_lstm
 from mindaudio.models.cost import frame_budget
 from mindaudio.models.deepspeech2 import build_model
 from mindaudio.text import Labels
 from mindaudio.training import callbacks as test_callbacks
 from mindaudio.training import collectives, launch
+from mindaudio.training.board import Board
 from mindaudio.training.schedule import lr_at
 from mindaudio.training.step import build_train_step
 from mindaudio.training.validation import EvalCell, validate
 
 log = logging.getLogger("mindaudio.train")
+TRANSCRIPTS_SHOWN = 4       # validation utterances whose transcripts TensorBoard shows at each validation
 MAX_CONSECUTIVE_SKIPS = 50   # each skip halves the loss scale: 50 in a row means divergence, not overflow
 
 
@@ -130,9 +134,10 @@ def resolve_frame_budget(cfg, world_size=1):
 class MetricsWriter:
     """``metrics.jsonl``: one JSON object per line. On resume, lines past the resumed step are dropped."""
 
-    def __init__(self, path, resume_step=None):
+    def __init__(self, path, resume_step=None, board=None):
         self.path = path
         self.records = []
+        self.board = board                  # TensorBoard's view of the same rows (training/board.py)
         if resume_step is not None and os.path.exists(path):
             with open(path, encoding="utf-8") as f:
                 for line in f:
@@ -161,10 +166,20 @@ class MetricsWriter:
         """Steps of the ``n`` best validations."""
         return {r["step"] for r in self.validations()[:n]}
 
-    def write(self, record):
+    def write(self, record, examples=()):
         self.records.append(record)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        if self.board:
+            self.board.write(record, examples)
+
+    def flush(self):
+        if self.board:
+            self.board.writer.flush()
+
+    def close(self):
+        if self.board:
+            self.board.close()
 
 
 def data_fingerprint(manifest_ids, utts, val_utts, plan):
@@ -281,6 +296,8 @@ class Trainer:
                             "label set (text.alphabet); the log above names examples")
         self.val_utts = load_utterances(cfg.data.val_manifest, cfg, self.labels, purpose="validate")[0] \
             if cfg.data.val_manifest else []
+        if cfg.augment.noise_manifest:
+            check_noise(cfg)
         self.durations = [u.duration for u in self.utts]
         if self.size > 1:
             manifest_ids = [str(e["id"]) for e in read_manifest(cfg.data.train_manifest)]
@@ -288,14 +305,16 @@ class Trainer:
         plan = self.plan(0)
         self.steps_per_epoch = len(plan)
         self.total_steps = self.steps_per_epoch * cfg.train.epochs
-        largest = max(len(b) * int(padded(max(self.utts[i].frames for i in b), frame_multiple(cfg)))
-                      for step in plan for b in step)
+        largest = max(len(b) * int(padded(plan_frames(max(self.utts[i].frames for i in b), cfg),
+                                          frame_multiple(cfg))) for step in plan for b in step)
         self.workers, warning = shared_memory_workers(usable_workers(cfg.data.num_workers),
                                                       largest * num_bins(cfg.features) * 4, launch.local_ranks())
         if warning:
             log.warning("%s", warning)
 
         self.network = build_model(cfg)
+        if cfg.train.device_target == "CPU" and cpu_lstm.wanted(cfg.model.rnn_hidden):   # the compiled LSTM's
+            cpu_lstm.set_threads(max(1, usable_cores() // launch.local_ranks()))         # threads: this rank's cores
         self.step = build_train_step(cfg, self.network, self.total_steps, self.size,
                                      steps_per_epoch=self.steps_per_epoch)
         self.eval_cell = EvalCell(self.step.loss_cell)
@@ -329,8 +348,10 @@ class Trainer:
             check_same_data_order(meta, cfg, self.size, path)
             log.info("resumed from %s: epoch %d, batch %d, step %d", path, self.epoch, self.batch_in_epoch,
                      self.global_step)
-        self.metrics = MetricsWriter(os.path.join(cfg.train.output_dir, "metrics.jsonl"),
-                                     self.global_step if resume else None) if self.rank == 0 else None
+        if self.rank == 0:
+            resume_step = self.global_step if resume else None
+            board = Board(cfg.train.output_dir, resume_step) if cfg.train.tensorboard else None
+            self.metrics = MetricsWriter(os.path.join(cfg.train.output_dir, "metrics.jsonl"), resume_step, board)
         if self.metrics:
             self.manager.protected = self.metrics.best_steps(cfg.train.keep_best)
         # an epoch-end checkpoint whose validation never ran (killed in between): run it first
@@ -355,6 +376,8 @@ class Trainer:
         try:
             return self._run()
         finally:
+            if self.metrics:
+                self.metrics.close()
             if self.run_dir:
                 self.run_dir.release()
 
@@ -461,6 +484,8 @@ class Trainer:
             collectives.average_over_ranks([p for n, p in self.state.items() if "moving_" in n])
         if self.rank == 0:
             self.manager.save(self.state, meta)
+            if self.metrics:
+                self.metrics.flush()            # TensorBoard's events up to this checkpoint are on disk
 
     def _end_epoch(self):
         """Checkpoint first (nothing of the epoch is lost if validation fails), then validation."""
@@ -474,7 +499,9 @@ class Trainer:
         """Every rank scores its shard; rank 0 saves ``best.ckpt`` if better (``metrics.validation_key``), then writes
         the metrics row (so a row means the epoch end is complete). A validation that scored nothing (no readable
         audio) writes a row without scores: it can never become the best."""
-        result = validate(self.eval_cell, self.val_utts, self.cfg, self.labels, self.rank, self.size)
+        result = validate(self.eval_cell, self.val_utts, self.cfg, self.labels, self.rank, self.size,
+                          examples=TRANSCRIPTS_SHOWN if self.rank == 0 else 0)
+        examples = result.pop("examples", ())
         self.result = result
         if self.rank != 0:
             return
@@ -493,7 +520,7 @@ class Trainer:
             elif best["step"] == min(r["step"] for r in self.metrics.validations()):
                 log.warning("best.ckpt is still the first validation's model (epoch %d, CER %.2f): the validation CER "
                             "has not improved since", best["epoch"], best["val_cer"])
-        self.metrics.write(row)
+        self.metrics.write(row, examples)
         self.manager.protected = self.metrics.best_steps(self.cfg.train.keep_best)
         self.manager.prune()
 

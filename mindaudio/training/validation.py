@@ -26,12 +26,16 @@ class EvalCell(nn.Cell):
         return self.loss_cell.per_utterance(feats, feat_lens, targets, target_lens)
 
 
-def validate(eval_cell, utts, cfg, labels, rank=0, size=1):
+def validate(eval_cell, utts, cfg, labels, rank=0, size=1, examples=0):
     """Greedy WER/CER (with and without spaces) and mean CTC loss per character over ``utts``, each utterance
     scored once across the ranks. Returns the metrics row (the same on every rank); the scores are None when nothing
-    could be scored (no readable utterance, or no reference word)."""
+    could be scored (no readable utterance, or no reference word). With ``examples``, the row also holds
+    ``examples``: (id, reference, hypothesis) of up to that many utterances spread over the set (the same ones at
+    every validation) that this rank scored."""
     eval_cell.set_train(False)
     errors, loss_sum, loss_count, unreadable = ErrorRate(), 0.0, 0, 0
+    watched = set(np.linspace(0, len(utts) - 1, examples).astype(int).tolist()) if examples and utts else set()
+    shown = []
     for indices, batch, failures in eval_batches(utts, cfg, cfg.eval.batch_size, rank, size):
         unreadable += len(failures)
         for message in failures.values():
@@ -41,6 +45,8 @@ def validate(eval_cell, utts, cfg, labels, rank=0, size=1):
         log_probs, out_lens, losses = eval_cell(*[ms.Tensor(a) for a in batch])
         for i, hyp in zip(indices, greedy_decode(log_probs.asnumpy(), out_lens.asnumpy(), labels)):
             errors.update(utts[i].text, hyp)
+            if i in watched:
+                shown.append((utts[i].id, utts[i].text, hyp))
         losses = losses.asnumpy()
         finite = losses[np.isfinite(losses)]
         loss_sum += float(finite.sum())
@@ -55,5 +61,6 @@ def validate(eval_cell, utts, cfg, labels, rank=0, size=1):
     scored = totals.utterances > 0 and totals.words > 0      # a score needs its denominator
     return {"val_loss": loss_sum / loss_count if loss_count else None, "val_wer": totals.wer if scored else None,
             "val_cer": totals.cer if scored else None, "val_cer_nospace": totals.cer_nospace if scored else None,
-            "val_utterances": totals.utterances, "val_unreadable": unreadable}
+            "val_utterances": totals.utterances, "val_unreadable": unreadable,
+            **({"examples": sorted(shown)} if examples else {})}
 
