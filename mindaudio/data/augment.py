@@ -56,8 +56,9 @@ def add_noise(samples, noise, snr_db, start):
 
 
 def vtlp(feats, alpha, sample_rate, boundary_hz):
-    """feats: [F, T] → [F, T] whose bin at frequency g holds what ``feats`` has at the frequency the warp maps to g
-    (so a component at f moves to ``vtlp_map(f)``)."""
+    """feats: [F, T] → [F, T] whose bin at frequency g holds what ``feats`` has at the frequency the warp maps to g,
+    so a component at f moves to α·f below the knee (``boundary_hz``·min(α, 1)/α), and along the straight line from
+    there to (Nyquist, Nyquist) above it."""
     if alpha == 1:
         return feats
     n_bins = feats.shape[0]

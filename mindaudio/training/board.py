@@ -1,10 +1,7 @@
 """TensorBoard event files of a run (``<train.output_dir>/tensorboard``, rank 0), written with tensorboardX (no
 PyTorch or TensorFlow needed): watch a run with ``tensorboard --logdir runs``. ``metrics.jsonl`` stays the record
 that resume, best.ckpt and the plot read; these files are a view of the same rows."""
-import logging
 import os
-
-log = logging.getLogger("mindaudio.train")
 
 # metrics.jsonl key → TensorBoard tag
 STEP_TAGS = {"loss": "train/loss", "lr": "train/lr", "grad_norm": "train/grad_norm",

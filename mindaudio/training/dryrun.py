@@ -207,7 +207,7 @@ def extrapolate(cfg, steps, fit, validation, val_frames, world_size):
     validations = -(-cfg.train.epochs // cfg.train.val_every_epochs) if val_frames else 0
     return {"step_model": {"seconds": round(a, 4), "seconds_per_padded_frame": b},
             "epoch_s": round(epoch), "validation_s": round(val), "epochs": cfg.train.epochs,
-            "run_h": round((epoch * cfg.train.epochs + val * validations) / 3600, 2)}
+            "run_h": round((epoch * cfg.train.epochs + val * validations) / 3600, 4)}
 
 
 def dry_run(cfg):
