@@ -483,9 +483,9 @@ class Trainer:
         if self.size > 1:
             collectives.average_over_ranks([p for n, p in self.state.items() if "moving_" in n])
         if self.rank == 0:
+            if self.metrics:                    # TensorBoard's events are on disk before the checkpoint exists
+                self.metrics.flush()
             self.manager.save(self.state, meta)
-            if self.metrics:
-                self.metrics.flush()            # TensorBoard's events up to this checkpoint are on disk
 
     def _end_epoch(self):
         """Checkpoint first (nothing of the epoch is lost if validation fails), then validation."""
